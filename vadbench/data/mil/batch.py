@@ -1,0 +1,35 @@
+"""The typed batch of the MIL pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class MILBatch:
+    """A batch of videos as snippet features.
+
+    features:     (B, T, C, D) clip features: B videos, T snippets, C crops (1 for [T, D] files), D dims.
+    labels:       (B,) video-level labels, 1 = anomalous. Training batches hold B/2 normal videos
+                  first, then B/2 anomalous ones.
+    mask:         (B, T) bool, True for real snippets (False = padding of shorter videos).
+    video_index:  (B,) index of each video in its split (unique per video; used to de-duplicate under DDP).
+    frame_labels: (B, T*F) frame-level ground truth (test only), -1 on padding; F = frames per snippet.
+    patches:      scale name (e.g. "patch23") -> (B, T, P, D) patch features, when configured.
+    """
+
+    features: torch.Tensor
+    labels: torch.Tensor
+    mask: torch.Tensor
+    video_index: torch.Tensor
+    frame_labels: torch.Tensor | None = None
+    patches: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return self.features.shape[0]
+
+    def __len__(self) -> int:  # Lightning infers the batch size from len() of dataclass batches
+        return self.batch_size

@@ -1,0 +1,283 @@
+"""LightningDataModule for weakly supervised MIL over snippet features.
+
+Reads the community's files as they are: one `<video><suffix>` `.npy` per video anywhere under
+`root` (found by file name, so lists holding other machines' absolute paths work), split lists
+from the manifest or from the user's official `.list` files, and the official test annotations.
+The constructor stores settings only; all I/O happens in `prepare_data` / `setup`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from vadbench.data.manifest import SplitEntry, load_manifest, manifest_split, video_name_from_list_line
+from vadbench.data.mil.annotations import GroundTruth, read_ground_truth
+from vadbench.data.mil.dataset import (BalancedPairDataset, FullVideoDataset, SegmentDataset, VideoRecord,
+                                       collate_pairs, collate_videos)
+from vadbench.data.mil.features import FeatureFileError, read_header
+from vadbench.data.samplers import EpochForwardingSampler, eval_sampler_for
+from vadbench.paths import default_data_home
+
+GT_FORMATS = {"ucf_crime": "ucf_temporal_txt", "synthetic": "ucf_temporal_txt",
+              "shanghaitech": "shanghaitech_masks", "ucsd_ped2": "ucsd_m"}
+GT_DEFAULT_NAMES = {"ucf_temporal_txt": ["Temporal_Anomaly_Annotation_for_Testing_Videos.txt", "Matlab_formate"],
+                    "shanghaitech_masks": ["test_frame_mask"], "ucsd_m": ["UCSDped2.m", "ped2.mat"]}
+Validation = Literal["none", "train_split", "oracle_test"]
+MODEL_SELECTION = {"none": "last", "train_split": "best_val", "oracle_test": "oracle_best_on_test"}
+
+
+class MILFeatureDataModule(L.LightningDataModule):
+    """Snippet-feature MIL data: UCF-Crime, ShanghaiTech, UCSD Ped2 or the generated synthetic set.
+
+    Args:
+        dataset: dataset id (`ucf_crime`, `shanghaitech`, `ucsd_ped2`, `synthetic`).
+        root: folder holding the feature files (searched recursively). For `synthetic`, where the
+            generated set lives (default `$VADBENCH_HOME/synthetic_mil_seed<seed>`; generated if absent).
+        train_list, test_list: optional official `.list` files (one path per line, any OS) or
+            `<name> <label>` split files; default: the manifest's pinned split.
+        annotations: test ground truth (UCF txt or `.mat` folder, ShanghaiTech `test_frame_mask/`,
+            UCSD `.m`/`.mat`); default: searched under `root` by its official name.
+        feature_suffix: file name suffix after the video name.
+        patch_scales: patch feature sets to load beside the clip features, e.g. `["patch23"]` reads
+            `<video>_patch23<feature_suffix>` of shape `[T, P, D]`.
+        feature_dim: expected feature dim D (checked on every file); None = read it from the data.
+        num_segments: training videos are reduced to this many segments (official: 32).
+        frames_per_snippet: frames covered by one feature vector (16 for I3D/C3D).
+        batch_size: videos *per class* in a training batch (paper: 32 normal + 32 anomalous).
+        iterations_per_epoch: training batches per epoch (default: one pass over the larger class).
+        test_batch_size: test videos per batch (padded and masked when > 1).
+        validation: model selection. `none`: test the last weights; `train_split`: hold out
+            `val_fraction` of the training videos and select on video-level AUC; `oracle_test`: the
+            papers' protocol, selecting on the test set (results are labelled as such).
+        synthetic: options of the generated dataset (see `vadbench.data.synthetic.SyntheticMILConfig`).
+    """
+
+    def __init__(
+        self,
+        dataset: str = "synthetic",
+        root: str | None = None,
+        train_list: str | None = None,
+        test_list: str | None = None,
+        annotations: str | None = None,
+        feature_suffix: str = "_i3d.npy",
+        patch_scales: list[str] | None = None,
+        feature_dim: int | None = None,
+        num_segments: int = 32,
+        frames_per_snippet: int = 16,
+        batch_size: int = 32,
+        iterations_per_epoch: int | None = None,
+        test_batch_size: int = 1,
+        num_workers: int = 0,
+        validation: Validation = "none",
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        synthetic: dict | None = None,
+    ):
+        super().__init__()
+        if dataset not in GT_FORMATS:
+            raise ValueError(f"unknown MIL dataset {dataset!r}; expected one of {sorted(GT_FORMATS)}")
+        self.dataset_id = dataset
+        self.root = root
+        self.train_list, self.test_list, self.annotations = train_list, test_list, annotations
+        self.feature_suffix = feature_suffix
+        self.patch_scales = list(patch_scales or [])
+        self._feature_dim = feature_dim
+        self.num_segments, self.frames_per_snippet = num_segments, frames_per_snippet
+        self.batch_size, self.test_batch_size = batch_size, test_batch_size
+        self.iterations_per_epoch = iterations_per_epoch
+        self.num_workers = num_workers
+        self.validation, self.val_fraction, self.seed = validation, val_fraction, seed
+        self.synthetic = dict(synthetic or {})
+        self._index: dict[str, Path] | None = None
+        self.splits: dict[str, list[VideoRecord]] = {}
+        self.ground_truth: GroundTruth | None = None
+        self.fingerprint: str | None = None
+
+    # ------------------------------------------------------------------ locations
+    @property
+    def data_source(self) -> str:
+        return "synthetic" if self.dataset_id == "synthetic" else "real"
+
+    @property
+    def model_selection(self) -> str:
+        return MODEL_SELECTION[self.validation]
+
+    @property
+    def root_dir(self) -> Path:
+        if self.root is not None:
+            return Path(self.root).expanduser()
+        if self.dataset_id == "synthetic":
+            return default_data_home() / f"synthetic_mil_seed{self.synthetic.get('seed', self.seed)}"
+        raise ValueError(f"dataset {self.dataset_id!r} needs `data.init_args.root`: the folder holding the "
+                         f"feature files (see data_manifests/{self.dataset_id}/manifest.yaml)")
+
+    def prepare_data(self) -> None:
+        if self.dataset_id == "synthetic":
+            from vadbench.data.synthetic import SyntheticMILConfig, ensure_synthetic_mil
+
+            cfg = {"seed": self.seed, **self.synthetic}
+            if self._feature_dim is not None:
+                cfg.setdefault("feature_dim", self._feature_dim)
+            ensure_synthetic_mil(self.root_dir, SyntheticMILConfig(**cfg))
+        elif not self.root_dir.is_dir():
+            raise FileNotFoundError(f"feature folder {self.root_dir} for dataset {self.dataset_id!r} does not exist")
+
+    @property
+    def feature_dim(self) -> int:
+        """D, from the config or read from the first test file's header (used to size the model)."""
+        if self._feature_dim is None:
+            self.prepare_data()
+            entries = self._split_entries("test")
+            self._feature_dim = read_header(self._resolve(entries[0].name, self.feature_suffix)).dim
+        return self._feature_dim
+
+    def _file_index(self) -> dict[str, Path]:
+        if self._index is None:
+            index: dict[str, Path] = {}
+            for p in sorted(self.root_dir.rglob("*.npy")):
+                index.setdefault(p.name, p)
+            self._index = index
+        return self._index
+
+    def _resolve(self, name: str, suffix: str) -> Path:
+        path = self._file_index().get(name + suffix)
+        if path is None:
+            raise FeatureFileError(f"feature file {name + suffix} not found under {self.root_dir}")
+        return path
+
+    # ------------------------------------------------------------------ splits
+    def _split_entries(self, split: str) -> list[SplitEntry]:
+        user_list = {"train": self.train_list, "test": self.test_list}[split]
+        if self.dataset_id == "synthetic" and user_list is None:
+            user_list = str(self.root_dir / f"{split}.list")
+        if user_list is None:
+            return manifest_split(self.dataset_id, split)
+        path = Path(user_list).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{split} list {path} not found")
+        lines = [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+        if lines and all(len(l.split()) == 2 and l.split()[1] in {"0", "1"} for l in lines):
+            return [SplitEntry(l.split()[0], int(l.split()[1])) for l in lines]
+        names = [video_name_from_list_line(l, self.feature_suffix) for l in lines]
+        return [SplitEntry(n, self._label_of(n, split, path)) for n in names]
+
+    def _label_of(self, name: str, split: str, list_path: Path) -> int:
+        """Video label from the manifest, or from the dataset's naming rule; never from list position."""
+        if self.dataset_id in ("ucf_crime", "synthetic"):
+            return 0 if name.startswith("Normal") else 1
+        known = {e.name: e.label for s in ("train", "test") for e in manifest_split(self.dataset_id, s)}
+        if name not in known:
+            raise ValueError(f"{list_path}: video {name!r} is not in the {self.dataset_id} manifest, so its "
+                             f"label is unknown; give a '<name> <label>' split file instead")
+        return known[name]
+
+    def _records(self, split: str) -> list[VideoRecord]:
+        entries = self._split_entries(split)
+        missing, records, dims = [], [], set()
+        for e in entries:
+            try:
+                path = self._resolve(e.name, self.feature_suffix)
+                head = read_header(path, self._feature_dim)
+                patch_paths = {}
+                for scale in self.patch_scales:
+                    pp = self._resolve(e.name, f"_{scale}{self.feature_suffix}")
+                    ph = read_header(pp, head.dim, what="[T, P, D]")
+                    if ph.num_snippets != head.num_snippets:
+                        raise FeatureFileError(f"patch feature file {pp}: T = {ph.num_snippets} but the clip "
+                                               f"features {path} have T = {head.num_snippets}")
+                    patch_paths[scale] = pp
+            except FeatureFileError as err:
+                missing.append(str(err))
+                continue
+            dims.add(head.dim)
+            records.append(VideoRecord(e.name, e.label, path, head.num_snippets, patch_paths))
+        if missing:
+            shown = "\n  ".join(missing[:20])
+            more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+            raise FeatureFileError(f"{self.dataset_id} {split} split: {len(missing)} of {len(entries)} listed videos "
+                                   f"have missing or invalid feature files:\n  {shown}{more}")
+        if len(dims) > 1:
+            raise FeatureFileError(f"{self.dataset_id} {split} split: feature files disagree on the feature dim: {sorted(dims)}")
+        return records
+
+    def _load_ground_truth(self) -> GroundTruth:
+        fmt = GT_FORMATS[self.dataset_id]
+        if self.annotations is not None:
+            return read_ground_truth(fmt, Path(self.annotations).expanduser())
+        for cand in GT_DEFAULT_NAMES[fmt]:
+            found = [self.root_dir / cand] if (self.root_dir / cand).exists() else sorted(self.root_dir.rglob(cand))
+            if found:
+                return read_ground_truth(fmt, found[0])
+        raise FileNotFoundError(f"no {self.dataset_id} test annotations given (`data.init_args.annotations`) "
+                                f"and none of {GT_DEFAULT_NAMES[fmt]} found under {self.root_dir}")
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        self.prepare_data() if self.dataset_id == "synthetic" else None
+        train = self._records("train")
+        test = self._records("test")
+        if self.validation == "train_split":
+            rng = random.Random(self.seed)
+            val = []
+            for label in (0, 1):
+                cls = [v for v in train if v.label == label]
+                val += rng.sample(cls, max(1, math.ceil(self.val_fraction * len(cls))))
+            val_names = {v.name for v in val}
+            train = [v for v in train if v.name not in val_names]
+            self.splits["val"] = val
+        self.splits["train"], self.splits["test"] = train, test
+        self.ground_truth = self._load_ground_truth()
+        for v in test:  # check every annotation against its feature length now, not mid-evaluation
+            self.ground_truth.frame_labels(v.name, v.num_snippets, self.frames_per_snippet)
+            if v.label == 1 and not self.ground_truth.is_anomalous(v.name):
+                raise ValueError(f"{self.ground_truth.source}: anomalous test video {v.name} has no annotation")
+        h = hashlib.sha256()
+        for split in sorted(self.splits):
+            for v in self.splits[split]:
+                h.update(f"{split}:{v.name}:{v.label}:{v.num_snippets}:{v.path.stat().st_size}\n".encode())
+        self.fingerprint = "sha256:" + h.hexdigest()
+
+    # ------------------------------------------------------------------ loaders
+    def _loader(self, dataset, batch_size, collate, sampler=None) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=collate,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0, drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        train = self.splits["train"]
+        normal = SegmentDataset([v for v in train if v.label == 0], self.num_segments)
+        abnormal = SegmentDataset([v for v in train if v.label == 1], self.num_segments)
+        iters = self.iterations_per_epoch or max(1, math.ceil(max(len(normal), len(abnormal)) / self.batch_size))
+        world = self.trainer.world_size if self.trainer is not None else 1
+        pairs = BalancedPairDataset(normal, abnormal, num_pairs=iters * self.batch_size * world, seed=self.seed)
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        sampler = EpochForwardingSampler(pairs, num_replicas=world, rank=rank)
+        return DataLoader(pairs, batch_size=self.batch_size, sampler=sampler, drop_last=True,
+                          collate_fn=collate_pairs, num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        if self.validation == "none":
+            return []
+        if self.validation == "oracle_test":
+            ds = FullVideoDataset(self.splits["test"], self.ground_truth, self.frames_per_snippet)
+        else:
+            ds = FullVideoDataset(self.splits["val"], None, self.frames_per_snippet)
+        return self._loader(ds, self.test_batch_size, collate_videos, eval_sampler_for(ds, self.trainer))
+
+    def test_dataloader(self) -> DataLoader:
+        ds = FullVideoDataset(self.splits["test"], self.ground_truth, self.frames_per_snippet)
+        return self._loader(ds, self.test_batch_size, collate_videos, eval_sampler_for(ds, self.trainer))
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    def result_metadata(self) -> dict:
+        return {"dataset": self.dataset_id, "data_source": self.data_source, "data_fingerprint": self.fingerprint,
+                "model_selection": self.model_selection}

@@ -1,0 +1,78 @@
+"""Shared LightningModule plumbing of the MIL models: evaluation, metrics, optimizer from config.
+
+A model subclasses `MILAnomalyModule`, builds `self.model` (a pure-torch core) and its loss, and
+implements `training_step` and `snippet_scores(batch) -> (B, T)` anomaly scores in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import lightning as L
+import torch
+from torchmetrics.classification import BinaryAUROC
+
+from vadbench.data.mil.batch import MILBatch
+from vadbench.metrics.frame_level import FrameAnomalyMetrics
+
+OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
+
+
+class MILAnomalyModule(L.LightningModule):
+    model_id = "mil"
+
+    def __init__(self, optimizer: OptimizerFactory | None = None, frames_per_snippet: int = 16):
+        super().__init__()
+        self.optimizer_factory = optimizer
+        self.frames_per_snippet = frames_per_snippet
+        self.val_frame_metrics = FrameAnomalyMetrics(frames_per_snippet)
+        self.val_video_auc = BinaryAUROC()
+        self.test_metrics = FrameAnomalyMetrics(frames_per_snippet)
+
+    # ---------------------------------------------------------------- to implement
+    def snippet_scores(self, batch: MILBatch) -> torch.Tensor:
+        raise TypeError(f"{type(self).__name__} must define snippet_scores(batch) -> (B, T) scores")
+
+    def default_optimizer(self, params) -> torch.optim.Optimizer:
+        return torch.optim.Adam(params, lr=1e-3, weight_decay=5e-4)
+
+    # ---------------------------------------------------------------- evaluation
+    def validation_step(self, batch: MILBatch, batch_idx: int) -> None:
+        scores = self.snippet_scores(batch)
+        if batch.frame_labels is not None:  # oracle protocol: validating on the test set
+            self.val_frame_metrics.update(scores, batch.frame_labels, batch.mask, batch.video_index)
+        else:  # honest protocol: video-level AUC on videos held out from training
+            video_scores = scores.masked_fill(~batch.mask, float("-inf")).amax(dim=1)
+            self.val_video_auc.update(video_scores, batch.labels.long())
+
+    def on_validation_epoch_end(self) -> None:
+        if self.val_frame_metrics.update_called:
+            m = self.val_frame_metrics.compute()
+            self.log_dict({f"val/{k}": m[k] for k in ("frame_auc_micro", "frame_auc_macro", "frame_ap_micro")})
+            self.val_frame_metrics.reset()
+        if self.val_video_auc.update_called:
+            self.log("val/video_auc", self.val_video_auc.compute())
+            self.val_video_auc.reset()
+
+    def test_step(self, batch: MILBatch, batch_idx: int) -> None:
+        self.test_metrics.update(self.snippet_scores(batch), batch.frame_labels, batch.mask, batch.video_index)
+
+    def on_test_epoch_end(self) -> None:
+        metrics = self.test_metrics.compute()
+        self.log_dict({f"test/{k}": float(v) for k, v in metrics.items()}, rank_zero_only=True)
+        self.test_metrics.reset()
+
+    def predict_step(self, batch: MILBatch, batch_idx: int) -> dict:
+        scores = self.snippet_scores(batch)
+        return {"video_index": batch.video_index.cpu(),
+                "scores": [s[m].cpu() for s, m in zip(scores, batch.mask)]}
+
+    # ---------------------------------------------------------------- optimisation
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        if self.optimizer_factory is None:
+            return self.default_optimizer(params)
+        return self.optimizer_factory(params)
+
+    def log_losses(self, terms: dict[str, torch.Tensor], batch_size: int) -> None:
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, prog_bar=False, batch_size=batch_size)

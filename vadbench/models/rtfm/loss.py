@@ -1,0 +1,89 @@
+"""RTFM loss (SSRL eqs. (7)-(10)) with each divergence of the official code as an option.
+
+Defaults follow the papers; the official code's choices are available for comparison:
+- magnitude_loss: `hinge` (eq. (8): max(0, eps - g(X+) + g(X-)), g = mean of the top-k magnitudes)
+  or `squared` (code: mean((|eps - ||mean_k f+|| | + ||mean_k f-||)^2) per crop).
+- classification: `per_snippet` (eq. (9): BCE on each of the k selected scores, summed over k) or
+  `topk_mean` (code: BCE on the mean of the k selected scores).
+- sparsity: `l1` (eq. (10): sum_t |s_t+|) or `l2` (code: L2 norm).
+- smoothness within each video (eq. (10)); `smooth_across_videos=True` reproduces the code's
+  flattened version, whose differences cross video boundaries.
+Sparsity and smoothness apply to the anomalous videos' scores, averaged over those videos.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def sparsity_loss(scores: torch.Tensor, mask: torch.Tensor | None = None, kind: str = "l1") -> torch.Tensor:
+    """scores (B, T) -> mean over videos of sum_t |s_t| (l1) or ||s||_2 (l2)."""
+    s = scores if mask is None else scores * mask
+    per_video = s.abs().sum(1) if kind == "l1" else s.pow(2).sum(1).sqrt()
+    return per_video.mean()
+
+
+def smoothness_loss(scores: torch.Tensor, mask: torch.Tensor | None = None, across_videos: bool = False) -> torch.Tensor:
+    """scores (B, T) -> mean over videos of sum_t (s_t - s_{t-1})^2."""
+    if across_videos:  # official code: one flattened sequence, last element compared with itself
+        flat = scores.reshape(-1)
+        nxt = torch.cat([flat[1:], flat[-1:]])
+        return (nxt - flat).pow(2).sum()
+    diff = (scores[:, 1:] - scores[:, :-1]).pow(2)
+    if mask is not None:
+        diff = diff * (mask[:, 1:] & mask[:, :-1])
+    return diff.sum(1).mean()
+
+
+class RTFMLoss(nn.Module):
+    def __init__(
+        self,
+        margin: float = 100.0,
+        lambda_fm: float = 1e-4,
+        lambda_sparsity: float = 8e-3,
+        lambda_smooth: float = 8e-4,
+        magnitude_loss: Literal["hinge", "squared"] = "hinge",
+        classification: Literal["per_snippet", "topk_mean"] = "per_snippet",
+        sparsity: Literal["l1", "l2"] = "l1",
+        smooth_across_videos: bool = False,
+    ):
+        super().__init__()
+        self.margin, self.lambda_fm = margin, lambda_fm
+        self.lambda_sparsity, self.lambda_smooth = lambda_sparsity, lambda_smooth
+        self.magnitude_loss, self.classification = magnitude_loss, classification
+        self.sparsity, self.smooth_across_videos = sparsity, smooth_across_videos
+
+    def magnitude_term(self, feat_normal: torch.Tensor, feat_abnormal: torch.Tensor) -> torch.Tensor:
+        """feat_* (B, C, k, D): top-k features of paired normal / anomalous videos."""
+        if self.magnitude_loss == "hinge":  # SSRL eq. (7)-(8)
+            g_abn = feat_abnormal.norm(dim=-1).mean(dim=(1, 2))
+            g_nor = feat_normal.norm(dim=-1).mean(dim=(1, 2))
+            return F.relu(self.margin - g_abn + g_nor).mean()
+        m_abn = feat_abnormal.mean(2).norm(dim=-1)   # (B, C)
+        m_nor = feat_normal.mean(2).norm(dim=-1)
+        return ((self.margin - m_abn).abs() + m_nor).pow(2).mean()
+
+    def classification_term(self, topk_scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """topk_scores (2B, k), labels (2B,)."""
+        if self.classification == "per_snippet":  # SSRL eq. (9): sum over the k snippets
+            target = labels[:, None].expand_as(topk_scores)
+            return F.binary_cross_entropy(topk_scores.clamp(1e-7, 1 - 1e-7), target, reduction="none").sum(1).mean()
+        return F.binary_cross_entropy(topk_scores.mean(1).clamp(1e-7, 1 - 1e-7), labels)
+
+    def forward(self, topk_features: torch.Tensor, topk_scores: torch.Tensor, scores: torch.Tensor,
+                labels: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """topk_features (2B, C, k, D), topk_scores (2B, k), scores (2B, T), labels (2B,): B normal then B anomalous."""
+        n = labels.shape[0] // 2
+        abn_mask = None if mask is None else mask[n:]
+        terms = {
+            "classification": self.classification_term(topk_scores, labels),
+            "magnitude": self.lambda_fm * self.magnitude_term(topk_features[:n], topk_features[n:]),
+            "sparsity": self.lambda_sparsity * sparsity_loss(scores[n:], abn_mask, self.sparsity),
+            "smoothness": self.lambda_smooth * smoothness_loss(scores[n:], abn_mask, self.smooth_across_videos),
+        }
+        terms["loss"] = sum(terms.values())  # SSRL eq. (10)
+        return terms
