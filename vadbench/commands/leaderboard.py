@@ -1,0 +1,101 @@
+"""`vadbench leaderboard`: regenerate the leaderboard tables from the metafile and result files.
+
+    vadbench leaderboard [--results DIR ...] [--out DIR] [--plots] [--wandb] [--check]
+
+Writes `<out>/README.md`, `<out>/leaderboard.csv` and `<out>/leaderboard.html` (default out:
+`leaderboards/`), deterministically: sorted, no timestamps. `--plots` also writes PNGs under
+`<out>/plots/` and embeds them; `--wandb` logs the tables and plots to a wandb run (offline unless
+WANDB_MODE says otherwise); `--check` writes nothing and fails if the files on disk are stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vadbench.paths import LEADERBOARDS_DIR
+
+OUTPUT_FILES = ("README.md", "leaderboard.csv", "leaderboard.html")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vadbench leaderboard", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", nargs="+", default=[str(LEADERBOARDS_DIR / "results")],
+                   help="result JSON files or folders (searched recursively); default leaderboards/results")
+    p.add_argument("--out", default=str(LEADERBOARDS_DIR), help="output folder (default leaderboards/)")
+    p.add_argument("--metafile", default=None, help="metafile of published numbers (default leaderboards/metafile.yaml)")
+    p.add_argument("--plots", action="store_true", help="write PNG plots under <out>/plots and embed them")
+    p.add_argument("--wandb", action="store_true", help="log tables and plots to wandb (offline by default)")
+    p.add_argument("--wandb-project", default="vadbench", help="wandb project (default vadbench)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files in --out are stale")
+    return p
+
+
+def generate(results: list[str], out: str | Path, metafile: str | None = None, plots: bool = False) -> dict:
+    """Build the outputs; returns {file name: text} plus the intermediate objects under '_'."""
+    from vadbench.leaderboard.board import group_records, render_csv, render_html, render_markdown
+    from vadbench.leaderboard.metafile import load_metafile
+    from vadbench.results import load_records
+
+    meta = load_metafile(metafile)
+    paths = [Path(r) for r in results]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"result path(s) not found: {missing}")
+    records = load_records(paths)
+    groups = group_records(records)
+    plot_files: list[Path] = []
+    if plots:
+        from vadbench.leaderboard.plots import leaderboard_plots
+
+        plot_files = leaderboard_plots(records, meta, groups, Path(out) / "plots")
+    rel = [p.relative_to(Path(out)).as_posix() for p in plot_files]
+    texts = {
+        "README.md": render_markdown(meta, groups, len(records), rel),
+        "leaderboard.csv": render_csv(meta, groups),
+        "leaderboard.html": render_html(meta, groups, len(records), rel),
+    }
+    texts["_"] = {"meta": meta, "records": records, "groups": groups, "plots": plot_files}
+    return texts
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    try:
+        texts = generate(args.results, out, args.metafile, plots=args.plots and not args.check)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"vadbench leaderboard: error: {err}", file=sys.stderr)
+        return 2
+    extra = texts.pop("_")
+    if args.check:
+        stale = [n for n, t in texts.items()
+                 if not (out / n).is_file() or (out / n).read_text(encoding="utf-8") != t]
+        if stale:
+            print(f"vadbench leaderboard: stale: {', '.join(str(out / n) for n in stale)}; "
+                  f"run `vadbench leaderboard` to regenerate", file=sys.stderr)
+            return 1
+        print(f"vadbench leaderboard: {out} is up to date")
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (out / name).write_text(text, encoding="utf-8")
+    print(f"vadbench leaderboard: {len(extra['records'])} result file(s), {len(extra['groups'])} group(s) -> "
+          + ", ".join(str(out / n) for n in texts))
+    for p in extra["plots"]:
+        print(f"  plot: {p}")
+    if args.wandb:
+        from vadbench.leaderboard.board import published_tables, results_tables
+        from vadbench.leaderboard.wandb_report import log_leaderboard
+
+        tables = results_tables(extra["meta"], extra["groups"]) + published_tables(extra["meta"])
+        try:
+            run_dir = log_leaderboard(tables, extra["plots"], project=args.wandb_project,
+                                      config={"results": args.results, "num_results": len(extra["records"])})
+        except RuntimeError as err:
+            print(f"vadbench leaderboard: error: {err}", file=sys.stderr)
+            return 2
+        print(f"vadbench leaderboard: wandb run in {run_dir} (offline runs: `wandb sync {run_dir}`)")
+    return 0

@@ -1,0 +1,309 @@
+"""Leaderboard tables: our result files (mean ± std over seeds) beside the papers' numbers.
+
+Rows are model x setting x provenance (data source, backbone, model selection); each dataset gets a
+table whose columns are its metrics (ours, paper, difference). Everything is sorted and carries no
+timestamp, so the same inputs always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from vadbench.leaderboard.metafile import Metafile, PaperEntry
+
+HONEST_SELECTIONS = ("last", "best_val")
+SHOTS_RE = re.compile(r"^\d+w\d+s$")
+IGNORED_METRICS = ("num_frames", "num_videos", "num_videos_macro", "num_episodes")
+
+
+@dataclass
+class ResultGroup:
+    """All seeds of one model x setting x dataset x provenance."""
+
+    model: str
+    setting: str
+    dataset: str
+    data_source: str
+    backbone: str | None
+    model_selection: str
+    seeds: list = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)
+
+    @property
+    def row_key(self) -> tuple:
+        return (self.model, self.setting, self.data_source, self.backbone or "", self.model_selection)
+
+    def mean_std(self, metric: str) -> tuple[float, float, int] | None:
+        vals = [v for v in self.metrics.get(metric, []) if v is not None and math.isfinite(v)]
+        if not vals:
+            return None
+        n = len(vals)
+        mean = sum(vals) / n
+        std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else 0.0
+        return mean, std, n
+
+
+def group_records(records: Iterable[dict]) -> list[ResultGroup]:
+    """Group result records; a seed run more than once counts once (its newest file)."""
+    latest: dict[tuple, dict] = {}
+    for rec in records:
+        key = (rec.get("model"), str(rec.get("setting", "default")), rec.get("dataset"), rec.get("data_source"),
+               rec.get("backbone"), rec.get("model_selection"), rec.get("seed"))
+        prev = latest.get(key)
+        if prev is None or (str(rec.get("created", "")), rec.get("_path", "")) > (str(prev.get("created", "")),
+                                                                                  prev.get("_path", "")):
+            latest[key] = rec
+    groups: dict[tuple, ResultGroup] = {}
+    for key in sorted(latest, key=lambda k: tuple("" if x is None else str(x) for x in k)):
+        rec = latest[key]
+        gkey = key[:-1]
+        g = groups.get(gkey)
+        if g is None:
+            g = groups[gkey] = ResultGroup(model=str(rec.get("model")), setting=str(rec.get("setting", "default")),
+                                           dataset=str(rec.get("dataset")), data_source=str(rec.get("data_source")),
+                                           backbone=rec.get("backbone"),
+                                           model_selection=str(rec.get("model_selection")))
+        g.seeds.append(rec.get("seed"))
+        g.paths.append(Path(rec.get("_path", "")).name)
+        for name, value in (rec.get("metrics") or {}).items():
+            if name in IGNORED_METRICS or not isinstance(value, (int, float)):
+                continue
+            g.metrics.setdefault(name, []).append(float(value))
+    return sorted(groups.values(), key=lambda g: (g.dataset,) + g.row_key)
+
+
+# ---------------------------------------------------------------------------- formatting
+def fmt_paper(meta: Metafile, entry: PaperEntry | None) -> str:
+    if entry is None:
+        return "—"
+    if meta.scale(entry.metric) != 1:
+        return f"{entry.value:.{meta.decimals(entry.paper)}f}"
+    return f"{entry.value:g}"
+
+
+def fmt_ours(meta: Metafile, metric: str, stats: tuple[float, float, int] | None) -> str:
+    if stats is None:
+        return "—"
+    mean, std, n = stats
+    scale = meta.scale(metric)
+    digits = 2 if scale != 1 else 3
+    text = f"{mean * scale:.{digits}f}"
+    return text + (f" ± {std * scale:.{digits}f}" if n > 1 else "")
+
+
+def diff(meta: Metafile, group: ResultGroup, metric: str, entry: PaperEntry | None) -> float | None:
+    """ours - paper in the paper's unit; only for real data (synthetic numbers are not comparable)."""
+    stats = group.mean_std(metric)
+    if entry is None or stats is None or group.data_source != "real":
+        return None
+    return stats[0] * meta.scale(metric) - entry.value
+
+
+def fmt_diff(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
+
+
+def metrics_for(meta: Metafile, groups: list[ResultGroup]) -> list[str]:
+    """Declared metrics present in the groups, in the metafile's order, then undeclared ones sorted."""
+    present = {m for g in groups for m in g.metrics}
+    declared = [m for m in meta.metrics if m in present]
+    return declared + sorted(present - set(declared))
+
+
+def split_shots(setting: str) -> tuple[str | None, str]:
+    """"5w1s,modules=kps" -> ("5w1s", "modules=kps"); "scales=clip" -> (None, "scales=clip")."""
+    head, _, rest = setting.partition(",")
+    if SHOTS_RE.match(head):
+        return head, rest
+    return None, setting
+
+
+def _shots_k(shots: str) -> int:
+    return int(shots.split("w")[1][:-1]) if shots else 0
+
+
+# ---------------------------------------------------------------------------- table model
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+def results_tables(meta: Metafile, groups: list[ResultGroup]) -> list[Table]:
+    """One table per dataset: rows model x setting x provenance, columns per metric ours | paper | Δ."""
+    tables = []
+    for dataset in sorted({g.dataset for g in groups}):
+        gs = [g for g in groups if g.dataset == dataset]
+        metrics = metrics_for(meta, gs)
+        header = ["model", "setting", "data", "backbone", "selection", "seeds"]
+        for m in metrics:
+            label = meta.metric_label(m)
+            header += [f"{label} ours", "paper", "Δ"] if _has_paper(meta, gs, m) else [f"{label} ours"]
+        rows = []
+        for g in gs:
+            row = [g.model, g.setting, g.data_source, g.backbone or "—", g.model_selection,
+                   ",".join(str(s) for s in g.seeds)]
+            for m in metrics:
+                row.append(fmt_ours(meta, m, g.mean_std(m)))
+                if _has_paper(meta, gs, m):
+                    entry = meta.best(g.model, g.setting, g.dataset, m)
+                    row.append(fmt_paper(meta, entry) + (f" [{meta.short(entry.paper)} {entry.table}]" if entry else ""))
+                    row.append(fmt_diff(diff(meta, g, m, entry)))
+            rows.append(row)
+        tables.append(Table(title=dataset, header=header, rows=rows))
+    return tables
+
+
+def _has_paper(meta: Metafile, groups: list[ResultGroup], metric: str) -> bool:
+    return any(meta.best(g.model, g.setting, g.dataset, metric) is not None for g in groups)
+
+
+def published_tables(meta: Metafile) -> list[Table]:
+    """Every transcribed paper table: rows as printed, columns dataset x metric."""
+    tables = []
+    for paper, pinfo in meta.papers.items():
+        for table, caption in (pinfo.get("tables") or {}).items():
+            entries = meta.table_entries(paper, table)
+            if not entries:
+                continue
+            cols: list[tuple[str, str, str]] = []
+            rows: dict[tuple, dict] = {}
+            for e in entries:
+                shots, rest = split_shots(e.setting)
+                col = (e.dataset, e.metric, shots or "")
+                if col not in cols:
+                    cols.append(col)
+                row_setting = rest if not shots else ("5w*s" if not rest else f"5w*s,{rest}")
+                rkey = (e.label, e.model, row_setting, e.source or "")
+                rows.setdefault(rkey, {})[col] = e
+            ds_order = {d: i for i, d in reversed(list(enumerate(c[0] for c in cols)))}
+            m_order = {m: i for i, m in reversed(list(enumerate(c[1] for c in cols)))}
+            cols.sort(key=lambda c: (ds_order[c[0]], m_order[c[1]], _shots_k(c[2])))
+            header = ["method (as printed)", "model", "setting"] + [
+                f"{d} {s + ' ' if s else ''}{meta.metric_label(m)}" for d, m, s in cols]
+            body = [[label, model, setting] + [fmt_paper(meta, cells.get(c)) for c in cols]
+                    for (label, model, setting, _), cells in rows.items()]
+            notes = sorted({f"{e.label}: {e.note}" for e in entries if e.note})
+            title = f"{pinfo.get('short', paper)} {table}"
+            cap = f"{caption}. Model selection: {pinfo.get('model_selection', 'not_stated')}."
+            if notes:
+                cap += " Notes: " + "; ".join(notes) + "."
+            tables.append(Table(title=title, header=header, rows=body, caption=cap))
+    return tables
+
+
+# ---------------------------------------------------------------------------- renderers
+INTRO = (
+    "Generated by `vadbench leaderboard` from `leaderboards/metafile.yaml` (numbers transcribed from the papers) "
+    "and the result files in `leaderboards/results/`. Do not edit by hand: the command rewrites this file "
+    "and a test checks that it is up to date.\n\n"
+    "How to read the comparison tables: **ours** = mean ± sample std over seeds (no ± with one seed); "
+    "**paper** = the published number for the same model, setting, dataset and metric, with its source "
+    "(`[SSRL table1]` = table 1 of the SSRL paper); **Δ** = ours − paper, shown only for runs on real "
+    "features (synthetic data is a smoke test, not comparable). **selection** = how the tested weights were "
+    "chosen: `last` and `best_val` are honest; `oracle_best_on_test` (best test score during training) is "
+    "what the RTFM/SSRL official code reports. **data** = `real` or `synthetic` features; **backbone** = "
+    "`pretrained` or `random_init` feature extractor (`—` = precomputed features)."
+)
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(t: Table) -> str:
+    lines = ["| " + " | ".join(_md_cell(h) for h in t.header) + " |",
+             "|" + "|".join("---" for _ in t.header) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+    return "\n".join(lines)
+
+
+def render_markdown(meta: Metafile, groups: list[ResultGroup], n_files: int, plots: list[str] | None = None) -> str:
+    out = ["# vadbench leaderboard", "", INTRO, "", "## Our runs", ""]
+    res = results_tables(meta, groups)
+    out.append(f"{n_files} result file(s), {len(groups)} model/setting/dataset group(s).")
+    out.append("")
+    if not res:
+        out += ["No result files yet: run `vadbench reproduce <table>` or `vadbench fit ... --results_dir "
+                "leaderboards/results`.", ""]
+    for t in res:
+        out += [f"### {t.title}", "", markdown_table(t), ""]
+    if plots:
+        out += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in plots] + [""]
+    out += ["## Paper references", "", "| ref | paper | model selection |", "|---|---|---|"]
+    for paper, info in meta.papers.items():
+        out.append(f"| {info.get('short', paper)} | {_md_cell(info.get('title', paper))} | "
+                   f"{info.get('model_selection', 'not_stated')} |")
+    out += ["", "## Published numbers", "",
+            "Every results table of the papers, as transcribed in `leaderboards/metafile.yaml` "
+            "(— = no number printed).", ""]
+    for t in published_tables(meta):
+        out += [f"### {t.title}", "", t.caption, "", markdown_table(t), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+CSV_HEADER = ["dataset", "model", "setting", "data_source", "backbone", "model_selection", "seeds", "n_seeds",
+              "metric", "ours_mean", "ours_std", "paper_value", "paper_ref", "paper_model_selection", "diff"]
+
+
+def render_csv(meta: Metafile, groups: list[ResultGroup]) -> str:
+    """Long format, one line per group and metric; values in the paper's unit (percent)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_HEADER)
+    for g in groups:
+        for m in metrics_for(meta, [g]):
+            stats = g.mean_std(m)
+            if stats is None:
+                continue
+            entry = meta.best(g.model, g.setting, g.dataset, m)
+            scale = meta.scale(m)
+            d = diff(meta, g, m, entry)
+            w.writerow([g.dataset, g.model, g.setting, g.data_source, g.backbone or "", g.model_selection,
+                        " ".join(str(s) for s in g.seeds), stats[2], m, f"{stats[0] * scale:.6g}",
+                        f"{stats[1] * scale:.6g}", "" if entry is None else f"{entry.value:g}",
+                        "" if entry is None else entry.ref,
+                        "" if entry is None else meta.papers[entry.paper].get("model_selection", ""),
+                        "" if d is None else f"{d:.6g}"])
+    return buf.getvalue()
+
+
+HTML_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}
+tr:nth-child(even){background:#fafafa}caption{caption-side:top;text-align:left;color:#555;padding:4px 0}
+img{max-width:48%;margin:0.5em;border:1px solid #ddd}"""
+
+
+def html_table(t: Table) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
+    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in t.rows)
+    cap = f"<caption>{html.escape(t.caption)}</caption>" if t.caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
+
+
+def render_html(meta: Metafile, groups: list[ResultGroup], n_files: int, plots: list[str] | None = None) -> str:
+    parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\"><title>vadbench leaderboard</title>",
+             f"<style>{HTML_STYLE}</style></head><body>", "<h1>vadbench leaderboard</h1>",
+             f"<p>{html.escape(INTRO)}</p>", "<h2>Our runs</h2>",
+             f"<p>{n_files} result file(s), {len(groups)} model/setting/dataset group(s).</p>"]
+    for t in results_tables(meta, groups):
+        parts += [f"<h3>{html.escape(t.title)}</h3>", html_table(t)]
+    if plots:
+        parts.append("<h2>Plots</h2>")
+        parts += [f"<img src=\"{html.escape(p)}\" alt=\"{html.escape(Path(p).stem)}\">" for p in plots]
+    parts.append("<h2>Published numbers</h2>")
+    for t in published_tables(meta):
+        parts += [f"<h3>{html.escape(t.title)}</h3>", html_table(t)]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

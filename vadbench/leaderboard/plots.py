@@ -1,0 +1,205 @@
+"""Plots written as PNG (matplotlib, Agg backend): ROC/PR curves, score timelines, accuracy vs shots.
+
+- `plot_roc_pr`: frame-level ROC and precision-recall curves of several models on one dataset.
+- `plot_timeline`: one video's anomaly scores over frames, several models overlaid, ground-truth
+  anomalies shaded pink (the style of SSRL Fig. 7 / MSIP's visual results).
+- `plot_shots`: few-shot accuracy against the number of shots, one line per model, with the
+  papers' numbers as dashed lines.
+The PNGs carry no timestamp or software tag, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vadbench.leaderboard.scores import ScoreFile, VideoScores, load_scores, scores_path_for  # noqa: E402
+
+PNG_METADATA = {"Software": None}
+SHOTS_RE = re.compile(r"^(\d+)w(\d+)s$")
+
+
+def _save(fig, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png", dpi=100, metadata=PNG_METADATA)
+    plt.close(fig)
+    return out
+
+
+def plot_roc_pr(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str | Path, title: str = "") -> Path:
+    """ROC (left) and PR (right) curves; `curves[label] = (frame_scores, frame_labels)`."""
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+    if not curves:
+        raise ValueError(f"plot_roc_pr({out}): no curves to draw")
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for label in sorted(curves):
+        scores, labels = (np.asarray(x) for x in curves[label])
+        if labels.min(initial=0) == labels.max(initial=0):
+            raise ValueError(f"plot_roc_pr: {label!r} has frames of a single class; ROC needs both")
+        fpr, tpr, _ = roc_curve(labels, scores)
+        prec, rec, _ = precision_recall_curve(labels, scores)
+        ax_roc.plot(fpr, tpr, lw=1.6, label=f"{label} (AUC {100 * auc(fpr, tpr):.2f})")
+        ax_pr.plot(rec, prec, lw=1.6, label=f"{label} (AP {100 * average_precision_score(labels, scores):.2f})")
+    ax_roc.plot([0, 1], [0, 1], ls=":", c="grey", lw=1)
+    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (frame level)",
+               xlim=(0, 1), ylim=(0, 1.01))
+    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (frame level)", xlim=(0, 1), ylim=(0, 1.01))
+    for ax in (ax_roc, ax_pr):
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right" if ax is ax_roc else "upper right", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _spans(labels: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) runs of label 1."""
+    padded = np.concatenate([[0], (labels > 0).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+
+
+def plot_timeline(series: Mapping[str, VideoScores], out: str | Path, title: str = "") -> Path:
+    """One video: per-frame anomaly score of each model; ground-truth anomalies shaded pink."""
+    if not series:
+        raise ValueError(f"plot_timeline({out}): no score series to draw")
+    first = series[next(iter(sorted(series)))]
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for start, end in _spans(first.frame_labels):
+        ax.axvspan(start, end, color="#f4a6c0", alpha=0.6, lw=0)
+    for label in sorted(series):
+        v = series[label]
+        ax.plot(np.arange(len(v.frame_labels)), v.frame_scores, lw=1.6, label=label)
+    ax.set(xlim=(0, max(len(first.frame_labels), 1)), ylim=(-0.02, 1.02), xlabel="frame", ylabel="anomaly score",
+           title=title or first.name)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def parse_shots(setting: str) -> tuple[int, int] | None:
+    """"5w1s" -> (5, 1); anything else (ablations "5w1s,modules=kps") -> None."""
+    m = SHOTS_RE.match(setting)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def plot_shots(points: Sequence[dict], out: str | Path, title: str = "") -> Path:
+    """Accuracy (%) vs shots. Each point: {label, dataset, shots, value, err (opt.), paper (bool)}.
+
+    One panel per dataset; our runs solid with error bars, papers' numbers dashed.
+    """
+    if not points:
+        raise ValueError(f"plot_shots({out}): no points to draw")
+    datasets = sorted({p["dataset"] for p in points})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        series: dict[tuple[str, bool], list[dict]] = {}
+        for p in points:
+            if p["dataset"] == ds:
+                series.setdefault((p["label"], bool(p.get("paper"))), []).append(p)
+        for (label, is_paper), pts in sorted(series.items()):
+            pts = sorted(pts, key=lambda p: p["shots"])
+            x = [p["shots"] for p in pts]
+            y = [p["value"] for p in pts]
+            if is_paper:
+                ax.plot(x, y, ls="--", marker="o", mfc="none", lw=1.2, label=f"{label} (paper)")
+            else:
+                ax.errorbar(x, y, yerr=[p.get("err") or 0.0 for p in pts], marker="s", lw=1.8, capsize=3,
+                            label=f"{label} (ours)")
+        shots = sorted({p["shots"] for p in points if p["dataset"] == ds})
+        ax.set(xlabel="shots per class", ylabel="accuracy (%)", title=ds, xticks=shots)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+# ---------------------------------------------------------------------------- from result files
+def score_files_by_group(records: Sequence[dict]) -> dict[tuple, ScoreFile]:
+    """(dataset, model, setting, data_source) -> the scores file of its lowest seed that has one."""
+    found: dict[tuple, tuple] = {}
+    for rec in records:
+        path = rec.get("_path")
+        if not path:
+            continue
+        sp = scores_path_for(path)
+        if not sp.is_file():
+            continue
+        key = (rec.get("dataset"), rec.get("model"), rec.get("setting", "default"), rec.get("data_source"))
+        rank = (rec.get("seed") if isinstance(rec.get("seed"), int) else 10**9, str(sp))
+        if key not in found or rank < found[key][0]:
+            found[key] = (rank, sp)
+    return {k: load_scores(v[1]) for k, v in sorted(found.items(), key=lambda kv: tuple(map(str, kv[0])))}
+
+
+def _series_label(model: str, setting: str, data_source: str) -> str:
+    label = model if setting == "default" else f"{model} [{setting}]"
+    return label + (" (synthetic)" if data_source == "synthetic" else "")
+
+
+def leaderboard_plots(records: Sequence[dict], meta, groups, out_dir: str | Path, timelines: int = 2) -> list[Path]:
+    """All plots the data allows: ROC/PR and timelines per dataset with score files, shots per few-shot dataset."""
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    files = score_files_by_group(records)
+    for dataset in sorted({k[0] for k in files}):
+        curves = {_series_label(k[1], k[2], k[3]): sf.frames() for k, sf in files.items() if k[0] == dataset}
+        written.append(plot_roc_pr(curves, out_dir / f"roc_pr_{dataset}.png", title=f"{dataset}: frame-level curves"))
+        ref = next(sf for k, sf in files.items() if k[0] == dataset)
+        anomalous = [v.name for v in ref.videos if v.frame_labels.any()]
+        normal = [v.name for v in ref.videos if not v.frame_labels.any()]
+        for name in (anomalous[:timelines] + normal[:1]):
+            series = {}
+            for k, sf in files.items():
+                if k[0] != dataset:
+                    continue
+                try:
+                    series[_series_label(k[1], k[2], k[3])] = sf.video(name)
+                except KeyError:
+                    continue
+            safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)
+            written.append(plot_timeline(series, out_dir / f"timeline_{dataset}_{safe}.png",
+                                         title=f"{dataset}: {Path(name).stem}"))
+    points = shots_points(meta, groups)
+    if points:
+        written.append(plot_shots(points, out_dir / "shots.png", title="few-shot accuracy vs shots"))
+    return written
+
+
+def shots_points(meta, groups) -> list[dict]:
+    """Points for `plot_shots` from our groups (settings "<W>w<K>s") and the metafile's numbers for those models."""
+    points = []
+    models = set()
+    for g in groups:
+        ws = parse_shots(g.setting)
+        stats = g.mean_std("accuracy")
+        if ws is None or stats is None:
+            continue
+        models.add(g.model)
+        err = stats[1] if stats[2] > 1 else (g.mean_std("accuracy_ci95") or (0.0,))[0]
+        points.append({"label": _series_label(g.model, "default", g.data_source), "dataset": g.dataset,
+                       "shots": ws[1], "value": 100 * stats[0], "err": 100 * err})
+    seen = set()
+    for e in meta.entries:
+        ws = parse_shots(e.setting)
+        if e.metric != "accuracy" or ws is None or e.model not in models:
+            continue
+        best = meta.best(e.model, e.setting, e.dataset, "accuracy")
+        key = (e.model, e.dataset, e.setting)
+        if best is e and key not in seen:
+            seen.add(key)
+            points.append({"label": e.model, "dataset": e.dataset, "shots": ws[1], "value": e.value, "paper": True})
+    return points
