@@ -1,0 +1,115 @@
+"""Frame preprocessing, split between the decode workers (resize, on uint8) and the device (the rest).
+
+Workers resize each decoded frame once per output kind (clip frames, patch frames) and ship uint8
+snippets `(n, L, H, W, 3)`; on the device they become float views `(n, V, 3, L, h, w)`:
+
+- clip views: `ten` = the 5 crops (top-left, top-right, centre, bottom-left, bottom-right) of the
+  resized frame, then the same 5 positions on the horizontally flipped frame (the order of the
+  community's extractor); `center` = the centre crop; `full` = the whole resized frame.
+- patch views: the frame (default 480x840) cut into a rows x cols grid of equal windows
+  (2x3 -> 240x280, 3x5 -> 160x168, 4x7 -> 120x120), in row-major order.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+
+NORMALISATIONS = {
+    # name: (mean, std) applied to x in [0, 1]; "i3d" maps [0, 255] to [-1, 1] as (x * 2 / 255) - 1
+    "i3d": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "kinetics": ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+}
+CROP_MODES = ("ten", "center", "full")
+RESIZE_FILTERS = ("lanczos", "bilinear", "bicubic", "area")
+
+
+def parse_size(text: str) -> tuple[int, int] | int:
+    """`"256x340"` -> (H, W) = (256, 340); `"256"` -> 256 (the short side, aspect kept)."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX,]\s*(\d+))?\s*", str(text))
+    if not m:
+        raise ValueError(f"expected a size 'HxW' (e.g. 256x340) or a short side (e.g. 256), got {text!r}")
+    if m.group(2) is None:
+        return int(m.group(1))
+    return int(m.group(1)), int(m.group(2))
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """`"2x3"`, `"23"` or `"patch23"` -> (2, 3)."""
+    t = str(text).lower().removeprefix("patch")
+    m = re.fullmatch(r"(\d+)x(\d+)", t) or (re.fullmatch(r"(\d)(\d)", t))
+    if not m:
+        raise ValueError(f"expected a patch grid like 2x3, 23 or patch23, got {text!r}")
+    rows, cols = int(m.group(1)), int(m.group(2))
+    if rows < 1 or cols < 1:
+        raise ValueError(f"patch grid {text!r} must have at least one row and column")
+    return rows, cols
+
+
+def grid_tag(grid: tuple[int, int]) -> str:
+    """(2, 3) -> `patch23` (the file-name tag of SSRL's patch features)."""
+    return f"patch{grid[0]}{grid[1]}" if grid[0] < 10 and grid[1] < 10 else f"patch{grid[0]}x{grid[1]}"
+
+
+def target_size(frame_hw: tuple[int, int], size: tuple[int, int] | int) -> tuple[int, int]:
+    if isinstance(size, int):
+        h, w = frame_hw
+        scale = size / min(h, w)
+        return (size, max(1, round(w * scale))) if h <= w else (max(1, round(h * scale)), size)
+    return size
+
+
+def resize_frame(frame: np.ndarray, size: tuple[int, int], method: str = "lanczos") -> np.ndarray:
+    """Resize an RGB uint8 `(H, W, 3)` frame to `size` = (H, W) with PIL (antialiased)."""
+    if frame.shape[:2] == tuple(size):
+        return frame
+    from PIL import Image
+
+    filt = {"lanczos": Image.Resampling.LANCZOS, "bilinear": Image.Resampling.BILINEAR,
+            "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX}[method]
+    return np.asarray(Image.fromarray(frame).resize((size[1], size[0]), filt))
+
+
+def to_float_clips(snippets: torch.Tensor, normalisation: str) -> torch.Tensor:
+    """uint8 `(n, L, H, W, 3)` -> normalised float `(n, 3, L, H, W)` (on snippets' device)."""
+    mean, std = NORMALISATIONS[normalisation]
+    x = snippets.permute(0, 4, 1, 2, 3).float().div_(255.0)
+    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1, 1)
+    return x.sub_(m).div_(s)
+
+
+def crop_positions(h: int, w: int, crop: int) -> list[tuple[int, int]]:
+    """(top, left) of the 5 crops: top-left, top-right, centre, bottom-left, bottom-right."""
+    if crop > h or crop > w:
+        raise ValueError(f"crop size {crop} is larger than the resized frame {h}x{w}")
+    return [(0, 0), (0, w - crop), ((h - crop) // 2, (w - crop) // 2), (h - crop, 0), (h - crop, w - crop)]
+
+
+def clip_views(x: torch.Tensor, mode: str, crop: int) -> torch.Tensor:
+    """`(n, 3, L, H, W)` -> `(n, V, 3, L, h, w)`, V = 10 (`ten`), 1 (`center`, `full`)."""
+    if mode == "full":
+        return x[:, None]
+    h, w = x.shape[-2:]
+    pos = crop_positions(h, w, crop)
+    if mode == "center":
+        t, l = pos[2]
+        return x[:, None, ..., t:t + crop, l:l + crop]
+    if mode != "ten":
+        raise ValueError(f"unknown crop mode {mode!r}; expected one of {CROP_MODES}")
+    flipped = x.flip(-1)
+    views = [img[..., t:t + crop, l:l + crop] for img in (x, flipped) for t, l in pos]
+    return torch.stack(views, dim=1)
+
+
+def patch_views(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """`(n, 3, L, H, W)` -> `(n, rows*cols, 3, L, H//rows, W//cols)`, windows in row-major order."""
+    rows, cols = grid
+    n, c, length, h, w = x.shape
+    ph, pw = h // rows, w // cols
+    x = x[..., : rows * ph, : cols * pw].reshape(n, c, length, rows, ph, cols, pw)
+    return x.permute(0, 3, 5, 1, 2, 4, 6).reshape(n, rows * cols, c, length, ph, pw)

@@ -1,0 +1,196 @@
+"""Finding the videos of an input folder and decoding their frames (PyAV or image folders).
+
+A video is either a file PyAV decodes (`.mp4`, `.avi`, `.mkv`, ...) or a folder of frame images
+(`NN/000.jpg`, the UCSD / ShanghaiTech / Avenue layout). Its *name* (the output file stem) follows
+the layout:
+
+- `flat`: a video file's stem, a frame folder's own name (`01_0014`, `Test001`).
+- `ucsd_ped2`: UCSD Ped2 as vadbench's manifest names it: `training/frames/01` -> `Train001`,
+  `testing/frames/01` -> `Test001` (the HF2-VAD / MNAD layout); the official
+  `UCSDped2/Train/Train001` folders keep their names, and the official `*_gt` mask folders are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+LAYOUTS = ("flat", "ucsd_ped2")
+
+
+class DecodeError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    name: str
+    path: Path
+    kind: str  # "file" | "frames"
+
+    @property
+    def size_bytes(self) -> int:
+        if self.kind == "file":
+            return self.path.stat().st_size
+        return sum(p.stat().st_size for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def natural_key(text: str) -> list:
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", text)]
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+                  key=lambda p: natural_key(p.name))
+
+
+def _ucsd_name(rel: Path) -> str | None:
+    parts = rel.parts
+    if len(parts) >= 3 and parts[-2] == "frames" and parts[-3] in ("training", "testing") and parts[-1].isdigit():
+        return ("Train" if parts[-3] == "training" else "Test") + f"{int(parts[-1]):03d}"
+    if re.fullmatch(r"(Train|Test)\d{3}", parts[-1]):
+        return parts[-1]
+    return None
+
+
+def discover_videos(root: str | Path, layout: str = "flat") -> list[VideoSource]:
+    """All videos under `root` (recursive), sorted by name. Raises on duplicate names or an empty folder."""
+    root = Path(root).expanduser()
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
+    if root.is_file():
+        if root.suffix.lower() not in VIDEO_EXTENSIONS:
+            raise ValueError(f"{root} is not a video file (known extensions: {sorted(VIDEO_EXTENSIONS)})")
+        return [VideoSource(root.stem, root, "file")]
+    if not root.is_dir():
+        raise FileNotFoundError(f"input folder not found: {root}")
+    found: list[VideoSource] = []
+    folders = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
+    for folder in folders:
+        if layout == "ucsd_ped2" and folder.name.endswith("_gt"):
+            continue
+        if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.iterdir() if p.is_file()):
+            rel = folder.relative_to(root) if folder != root else Path(folder.name)
+            if layout == "ucsd_ped2":
+                name = _ucsd_name(rel)
+                if name is None:
+                    raise ValueError(f"--layout ucsd_ped2: frame folder {folder} is neither "
+                                     f"{{training,testing}}/frames/NN nor Train###/Test###")
+            else:
+                name = folder.name
+            found.append(VideoSource(name, folder, "frames"))
+    if layout == "flat":
+        found += [VideoSource(p.stem, p, "file") for p in sorted(root.rglob("*"))
+                  if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS]
+    if not found:
+        raise FileNotFoundError(f"no videos ({', '.join(sorted(VIDEO_EXTENSIONS))}) or frame folders "
+                                f"({', '.join(sorted(IMAGE_EXTENSIONS))}) under {root}")
+    by_name: dict[str, VideoSource] = {}
+    for src in found:
+        if src.name in by_name:
+            raise ValueError(f"two inputs map to the output name {src.name!r}: {by_name[src.name].path} and "
+                             f"{src.path}; rename one or extract them into separate output folders")
+        by_name[src.name] = src
+    return sorted(found, key=lambda s: natural_key(s.name))
+
+
+# ----------------------------------------------------------------------------- decoding
+def _resample(frames: Iterator[tuple[float, np.ndarray]], fps: float, duration_hint: float) -> Iterator[np.ndarray]:
+    """Frames at `fps`: output frame k is the source frame shown at time k / fps (the last with t <= k/fps)."""
+    step, k, prev, prev_t = 1.0 / fps, 0, None, None
+    eps = 1e-6
+    for t, frame in frames:
+        while prev is not None and k * step < t - eps:
+            yield prev
+            k += 1
+        if prev is None:
+            k = max(k, int(np.ceil(t / step - eps)))  # streams that start after 0
+        prev, prev_t = frame, t
+    if prev is not None:
+        end = prev_t + duration_hint  # the last frame stays on screen one source frame duration
+        while k * step < end - eps:
+            yield prev
+            k += 1
+
+
+def iter_frames(src: VideoSource, fps: float | None = None, source_fps: float | None = None,
+                info: dict | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames `(H, W, 3)` in display order, optionally resampled to `fps`.
+
+    `info` (if given) receives `source_fps` and, when done, `decoded_frames`.
+    """
+    info = info if info is not None else {}
+    if src.kind == "frames":
+        files = _frame_files(src.path)
+        if not files:
+            raise DecodeError(f"{src.path}: no frame images")
+        if fps is not None and source_fps is None:
+            raise DecodeError(f"{src.path}: a frame folder has no timestamps; give --source-fps to resample to {fps}")
+        info["source_fps"] = source_fps
+
+        def gen():
+            from PIL import Image
+
+            for i, f in enumerate(files):
+                try:
+                    with Image.open(f) as im:
+                        frame = np.asarray(im.convert("RGB"))
+                except Exception as err:  # PIL raises several types on corrupt images
+                    raise DecodeError(f"{f}: unreadable frame image: {err}") from err
+                info["decoded_frames"] = i + 1
+                yield (i / source_fps if source_fps else float(i)), frame
+
+        timed = gen()
+        src_rate = source_fps
+    else:
+        import av
+
+        try:
+            container = av.open(str(src.path))
+        except Exception as err:  # av.error.* and OSError
+            raise DecodeError(f"{src.path}: PyAV cannot open it: {err}") from err
+        if not container.streams.video:
+            container.close()
+            raise DecodeError(f"{src.path}: has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate
+        src_rate = float(source_fps or (rate if rate else 0)) or None
+        info["source_fps"] = src_rate
+        base = stream.time_base or Fraction(1, 1)
+
+        def gen():
+            n = 0
+            try:
+                for frame in container.decode(stream):
+                    t = float(frame.pts * base) if frame.pts is not None else n / (src_rate or 25.0)
+                    n += 1
+                    info["decoded_frames"] = n
+                    yield t, frame.to_ndarray(format="rgb24")
+            except Exception as err:  # corrupt packets raise av.error.*
+                raise DecodeError(f"{src.path}: decoding failed after {n} frames: {err}") from err
+            finally:
+                container.close()
+
+        timed = gen()
+    if fps is None:
+        for _, frame in timed:
+            yield frame
+    else:
+        if not src_rate:
+            raise DecodeError(f"{src.path}: unknown source frame rate; give --source-fps")
+        yield from _resample(timed, fps, 1.0 / src_rate)
+
+
+def count_frames(src: VideoSource) -> int:
+    """Decode-free count for frame folders; a full decode for files (used by tests and benchmarks)."""
+    if src.kind == "frames":
+        return len(_frame_files(src.path))
+    return sum(1 for _ in iter_frames(src))
