@@ -11,6 +11,17 @@ the features along its class's direction plus a magnitude increase. Every video 
 events of the same size along other directions, so neither "large magnitude" nor "something
 happens" alone gives the answer: a randomly initialised model scores near chance and a model must
 learn which directions are anomalous.
+
+Multi-scale patch features (`patch_grids`, e.g. `["patch23", "patch35", "patch47"]`; off by default,
+and then nothing above changes): each video also gets `<video>_patch23_i3d.npy` files of shape
+`[T, rows*cols, D]` (row-major cells of a rows x cols grid over the frame, one view per patch, as
+SSRL's). Every event (anomaly or decoy) gets a spatial extent: one cell of one configured grid
+(a small or medium event) or, with probability `frame_event_fraction`, the whole frame. A patch's
+shift is the event's shift times the fraction of the patch the event covers, so an event is strong
+in the patches of its own scale and diluted in coarser ones; the clip feature sees an anomaly only
+in proportion to its area (a 4x7-cell event moves the clip feature by 1/28). A clip-only model
+therefore misses the small anomalies that a patch model can find, and which scales a model uses
+matters. Patch values come from their own random stream, so the clip files stay deterministic.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +56,79 @@ class SyntheticMILConfig:
     gain_jitter: float = 0.2         # std of the per-snippet log gain
     frames_per_snippet: int = 16
     version: int = 1
+    # Multi-scale patch features (off when empty; the fields below are then left out of to_dict()).
+    patch_grids: list[str] = field(default_factory=list)  # e.g. ["patch23", "patch35", "patch47"]
+    patch_event_strength: float = 1.0   # shift of a fully covered patch, in units of its noise norm
+    frame_event_fraction: float = 0.2   # share of events that span the whole frame
+    patch_noise: float = 1.0            # std of the per-patch noise
+
+    def to_dict(self) -> dict:
+        """The settings; the patch fields only when patches are requested (older sets stay valid)."""
+        out = asdict(self)
+        if not self.patch_grids:
+            for name in PATCH_FIELDS:
+                out.pop(name)
+        return out
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+PATCH_FIELDS = ("patch_grids", "patch_event_strength", "frame_event_fraction", "patch_noise")
+
+
+def grid_shape(scale: str) -> tuple[int, int]:
+    """`patch23` -> (2, 3): rows and columns of a patch grid named as SSRL's feature files are."""
+    digits = scale.removeprefix("patch")
+    if not (scale.startswith("patch") and len(digits) == 2 and digits.isdigit() and "0" not in digits):
+        raise ValueError(f"patch scale {scale!r}: expected 'patch<rows><cols>' with one digit each, e.g. 'patch23'")
+    return int(digits[0]), int(digits[1])
+
+
+def _coverage(rect: tuple[float, float, float, float], rows: int, cols: int) -> np.ndarray:
+    """Fraction of each cell (row-major, rows*cols) covered by rect = (y0, y1, x0, x1) in [0, 1]."""
+    y0, y1, x0, x1 = rect
+    ys, xs = np.arange(rows) / rows, np.arange(cols) / cols
+    oy = np.clip(np.minimum(y1, ys + 1 / rows) - np.maximum(y0, ys), 0, None) * rows
+    ox = np.clip(np.minimum(x1, xs + 1 / cols) - np.maximum(x0, xs), 0, None) * cols
+    return (oy[:, None] * ox[None, :]).reshape(-1)
+
+
+def _extent(rng: np.random.Generator, cfg: SyntheticMILConfig) -> tuple[float, float, float, float]:
+    """An event's region: the whole frame, or one cell of one configured grid."""
+    if rng.random() < cfg.frame_event_fraction:
+        return 0.0, 1.0, 0.0, 1.0
+    rows, cols = grid_shape(cfg.patch_grids[int(rng.integers(len(cfg.patch_grids)))])
+    i, j = int(rng.integers(rows)), int(rng.integers(cols))
+    return i / rows, (i + 1) / rows, j / cols, (j + 1) / cols
+
+
+def _patch_videos(rng: np.random.Generator, cfg: SyntheticMILConfig, t: int, events, extents, direction,
+                  decoys, decoy_dirs) -> dict[str, np.ndarray]:
+    """Patch features of one video for every configured grid: scale -> [T, P, D] float32."""
+    d = cfg.feature_dim
+    scale = np.sqrt(d)
+    background = rng.standard_normal(d) * rng.uniform(0.3, 1.5)
+    decoy_extents = [_extent(rng, cfg) for _ in decoys]
+    decoy_picks = [int(rng.integers(len(decoy_dirs))) for _ in decoys]
+    out = {}
+    for name in cfg.patch_grids:
+        rows, cols = grid_shape(name)
+        p = rows * cols
+        cell_bg = background + 0.5 * rng.standard_normal((p, d))       # what each region shows
+        noise = np.empty((t, p, d))
+        noise[0] = rng.standard_normal((p, d))
+        for i in range(1, t):  # AR(1) temporal correlation, all patches at once
+            noise[i] = 0.7 * noise[i - 1] + np.sqrt(1 - 0.49) * rng.standard_normal((p, d))
+        feat = cell_bg + cfg.patch_noise * noise
+        for (a, b), rect, k in zip(decoys, decoy_extents, decoy_picks):
+            feat[a:b] += cfg.decoy_strength * scale * _coverage(rect, rows, cols)[:, None] * decoy_dirs[k]
+        for (a, b), rect in zip(events, extents):
+            cover = _coverage(rect, rows, cols)[:, None]
+            feat[a:b] += cfg.patch_event_strength * scale * cover * direction + cfg.magnitude_boost * cover * feat[a:b]
+        feat *= np.exp(cfg.gain_jitter * rng.standard_normal((t, 1, 1)))
+        out[name] = np.abs(feat).astype(np.float32)
+    return out
 
 
 def _unit(rng: np.random.Generator, d: int) -> np.ndarray:
@@ -68,7 +149,8 @@ def _events(rng: np.random.Generator, t: int) -> list[tuple[int, int]]:
     return out
 
 
-def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, decoy_dirs) -> np.ndarray:
+def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, decoy_dirs,
+           event_areas: list[float] | None = None) -> np.ndarray:
     d, c = cfg.feature_dim, cfg.crops
     background = rng.standard_normal(d) * rng.uniform(0.3, 1.5)  # scenes differ in overall magnitude
     noise = np.empty((t, d))
@@ -79,8 +161,12 @@ def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, deco
     scale = np.sqrt(d)
     for a, b in decoys:  # normal activity: same size as an anomaly, other directions
         feat[a:b] += cfg.decoy_strength * scale * decoy_dirs[int(rng.integers(len(decoy_dirs)))]
-    for a, b in events:  # anomaly: its class direction, and a larger magnitude (RTFM's premise)
-        feat[a:b] += cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b]
+    if event_areas is None:
+        for a, b in events:  # anomaly: its class direction, and a larger magnitude (RTFM's premise)
+            feat[a:b] += cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b]
+    else:  # with patches: the clip feature sees an anomaly in proportion to its area
+        for (a, b), area in zip(events, event_areas):
+            feat[a:b] += area * (cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b])
     feat *= np.exp(cfg.gain_jitter * rng.standard_normal((t, 1)))  # per-snippet gain (light, camera)
     crops = feat[:, None, :] + 0.3 * rng.standard_normal((t, c, d))
     return np.abs(crops).astype(np.float32)  # I3D features are post-ReLU averages: non-negative
@@ -89,6 +175,8 @@ def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, deco
 def write_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig | None = None) -> Path:
     """Write the dataset to `out_dir` (atomically: a temp folder renamed at the end)."""
     cfg = cfg or SyntheticMILConfig()
+    for name in cfg.patch_grids:
+        grid_shape(name)
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -104,26 +192,39 @@ def write_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig | None = No
         names = [(f"{ANOMALY_CLASSES[i % len(ANOMALY_CLASSES)]}{i // len(ANOMALY_CLASSES) + (1 if split == 'train' else 500):03d}_x264", 1)
                  for i in range(n_abn)]
         names += [(f"Normal_Videos_{i + (1 if split == 'train' else 900):03d}_x264", 0) for i in range(n_nor)]
-        for name, label in names:
+        for video_number, (name, label) in enumerate(names):
             t = int(rng.integers(cfg.min_snippets, cfg.max_snippets + 1))
             events = _events(rng, t)
             decoys = _events(rng, t)
+            # patch streams: one generator per video, independent of the clip stream above
+            patch_rng = np.random.default_rng([cfg.seed, 1 if split == "train" else 2, video_number])
+            extents = [_extent(patch_rng, cfg) for _ in events] if cfg.patch_grids else None
+            areas = [(r[1] - r[0]) * (r[3] - r[2]) for r in extents] if extents is not None else None
             if label:
                 cls = next(k for k in ANOMALY_CLASSES if name.startswith(k))
-                feat = _video(rng, cfg, t, events, class_dirs[cls], decoys, decoy_dirs)
+                feat = _video(rng, cfg, t, events, class_dirs[cls], decoys, decoy_dirs, areas)
+                if cfg.patch_grids:
+                    patch_decoys = _events(patch_rng, t)
+                    patches = _patch_videos(patch_rng, cfg, t, events, extents, class_dirs[cls], patch_decoys,
+                                            decoy_dirs)
                 fps = cfg.frames_per_snippet
                 iv = [(a * fps + 1, b * fps) for a, b in events] + [(-1, -1)] * (2 - len(events))
                 if split == "test":
                     annotations.append(f"{name}.mp4  {cls}  " + "  ".join(f"{s}  {e}" for s, e in iv))
             else:
                 feat = _video(rng, cfg, t, [], None, decoys, decoy_dirs)
+                if cfg.patch_grids:
+                    patch_decoys = _events(patch_rng, t)
+                    patches = _patch_videos(patch_rng, cfg, t, [], [], None, patch_decoys, decoy_dirs)
                 if split == "test":
                     annotations.append(f"{name}.mp4  Normal  -1  -1  -1  -1")
             np.save(tmp / "features" / split / f"{name}_i3d.npy", feat)
+            for scale_name in cfg.patch_grids:
+                np.save(tmp / "features" / split / f"{name}_{scale_name}_i3d.npy", patches[scale_name])
             lines.append(FOREIGN_PREFIX[split] + f"{name}_i3d.npy")
         (tmp / f"{split}.list").write_text("\n".join(lines) + "\n")
     (tmp / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt").write_text("\n".join(annotations) + "\n")
-    (tmp / "synthetic.json").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True) + "\n")
+    (tmp / "synthetic.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
@@ -136,7 +237,7 @@ def ensure_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig) -> Path:
     marker = out_dir / "synthetic.json"
     if marker.is_file():
         existing = json.loads(marker.read_text())
-        if existing == asdict(cfg):
+        if existing == cfg.to_dict():
             return out_dir
         raise FileExistsError(f"{out_dir} holds a synthetic dataset made with other settings ({existing}); "
                               f"choose another `root` or delete it")
