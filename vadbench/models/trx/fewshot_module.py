@@ -1,0 +1,204 @@
+"""Shared LightningModule plumbing of the few-shot models: episodes in, accuracy with its 95% CI out.
+
+A model subclasses `FewShotModule` and implements
+- `embed(frames (B, T, 3, H, W)) -> (B, T, D)`: per-video features that depend on the video only;
+- `episode_logits(support_emb, support_labels, query_emb, way) -> (Q, C)`;
+- `episode_loss(logits, labels, batch) -> (loss, terms)` (default: cross-entropy summed over queries).
+
+Evaluation (validation and test) embeds each video once and reuses the features in every later
+episode of the epoch (the backbone is fixed during evaluation and test clips are deterministic):
+`cache_eval_embeddings=True`. At test time the datamodule then sends video ids only, and frames of
+a video not seen before are read through `datamodule.test_videos.clip(video_id)`. Results are
+identical to recomputing per episode (the test checks it); `cache_eval_embeddings=False` recomputes.
+Per-episode accuracy goes into `EpisodeAccuracy` (de-duplicated by episode index across DDP ranks)
+and is logged as `test/accuracy`, `test/accuracy_ci95` (1.96 std / sqrt(N)) and `test/num_episodes`.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Callable, Iterable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from vadbench.data.episodic.batch import FewShotBatch
+from vadbench.metrics.episodic import EpisodeAccuracy
+
+OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
+
+
+class EmbeddingCache:
+    """Per-video features `(T, D)` by video id, in one growing tensor (gathers are vectorised)."""
+
+    def __init__(self):
+        self.features: torch.Tensor | None = None
+        self.filled: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        self.features = self.filled = None
+
+    def missing(self, ids: torch.Tensor) -> torch.Tensor:
+        """Unique ids in `ids` with no cached features."""
+        ids = torch.unique(ids)
+        if self.filled is None:
+            return ids
+        inside = ids < self.filled.numel()
+        known = torch.zeros_like(inside)
+        known[inside] = self.filled[ids[inside]]
+        return ids[~known]
+
+    def add(self, ids: torch.Tensor, features: torch.Tensor) -> None:
+        size = int(ids.max()) + 1
+        if self.features is None:
+            self.features = features.new_zeros((size, *features.shape[1:]))
+            self.filled = torch.zeros(size, dtype=torch.bool, device=features.device)
+        elif size > self.features.shape[0]:
+            grow = max(size, 2 * self.features.shape[0])
+            self.features = torch.cat([self.features, self.features.new_zeros((grow - self.features.shape[0],
+                                                                               *features.shape[1:]))])
+            self.filled = torch.cat([self.filled, self.filled.new_zeros(grow - self.filled.shape[0])])
+        self.features[ids] = features.detach()
+        self.filled[ids] = True
+
+    def get(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.features[ids]
+
+
+class FewShotModule(L.LightningModule, abc.ABC):
+    """Base of episodic few-shot models (see the module docstring).
+
+    Args:
+        optimizer: optimizer factory from the config (`class_path: torch.optim.SGD`); None = the
+            model's `default_optimizer`.
+        cache_eval_embeddings: embed each evaluation video once per epoch (see the module docstring).
+        embed_chunk: videos per backbone call when filling the cache (bounds memory).
+    """
+
+    model_id = "fewshot"
+
+    def __init__(self, optimizer: OptimizerFactory | None = None, cache_eval_embeddings: bool = True,
+                 embed_chunk: int = 32):
+        super().__init__()
+        self.optimizer_factory = optimizer
+        self.cache_eval_embeddings = cache_eval_embeddings
+        self.embed_chunk = embed_chunk
+        self.val_accuracy = EpisodeAccuracy()
+        self.test_accuracy = EpisodeAccuracy()
+        self._cache = EmbeddingCache()
+        self._video_source = None
+
+    # ---------------------------------------------------------------- to implement
+    @abc.abstractmethod
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) -> (B, T, D) per-video features."""
+
+    @abc.abstractmethod
+    def episode_logits(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
+                       way: int) -> torch.Tensor:
+        """Query logits (Q, C) from support (S, T, D), support labels (S,) and query (Q, T, D) features."""
+
+    def episode_loss(self, logits: torch.Tensor, labels: torch.Tensor,
+                     batch: FewShotBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss = F.cross_entropy(logits, labels, reduction="sum")
+        return loss, {"loss": loss}
+
+    def default_optimizer(self, params) -> torch.optim.Optimizer:
+        return torch.optim.SGD(params, lr=1e-3)
+
+    # ---------------------------------------------------------------- training
+    def embed_episode(self, batch: FewShotBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Support and query features from the batch's frames, in one backbone pass."""
+        if batch.support is None or batch.query is None:
+            raise ValueError("this episode carries video ids only; frames are needed to embed it")
+        n_support = batch.support.shape[0]
+        features = self.embed(torch.cat([batch.support, batch.query]))
+        return features[:n_support], features[n_support:]
+
+    def training_step(self, batch: FewShotBatch, batch_idx: int) -> torch.Tensor:
+        support, query = self.embed_episode(batch)
+        logits = self.episode_logits(support, batch.support_labels, query, batch.way)
+        loss, terms = self.episode_loss(logits, batch.query_labels, batch)
+        accuracy = (logits.argmax(dim=-1) == batch.query_labels).float().mean()
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, batch_size=1, prog_bar=True)
+        self.log("train/accuracy", accuracy, batch_size=1)
+        return loss
+
+    # ---------------------------------------------------------------- evaluation
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if stage == "test" and dm is not None and hasattr(dm, "test_frames_in_batch"):
+            # with the cache, the loader sends ids only and frames are decoded once per video
+            dm.test_frames_in_batch = not (self.cache_eval_embeddings and hasattr(dm, "test_videos"))
+
+    def _fill_cache(self, ids: torch.Tensor, batch: FewShotBatch) -> None:
+        new = self._cache.missing(ids)
+        if new.numel() == 0:
+            return
+        if batch.support is not None and batch.query is not None:
+            all_ids = torch.cat([batch.support_ids, batch.query_ids]).to(new.device)
+            first = (all_ids[None, :] == new[:, None]).int().argmax(dim=1)  # first position of each new id
+            frames = torch.cat([batch.support, batch.query])[first.to(batch.support.device)]
+            get = None
+        else:
+            source = self._video_source or getattr(getattr(self.trainer, "datamodule", None), "test_videos", None)
+            if source is None:
+                raise ValueError("test episode without frames and no `datamodule.test_videos` to read them from")
+            self._video_source = source
+            frames = None
+            get = source.clip
+        for start in range(0, new.numel(), self.embed_chunk):
+            chunk = new[start:start + self.embed_chunk]
+            if get is None:
+                x = frames[start:start + self.embed_chunk]
+            else:
+                x = torch.stack([get(int(v)) for v in chunk.tolist()]).to(self.device)
+            self._cache.add(chunk.to(self.device), self.embed(x))
+
+    def eval_features(self, batch: FewShotBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.cache_eval_embeddings:
+            return self.embed_episode(batch)
+        ids = torch.cat([batch.support_ids, batch.query_ids]).to(self.device)
+        self._fill_cache(ids, batch)
+        features = self._cache.get(ids)
+        n_support = batch.support_ids.numel()
+        return features[:n_support], features[n_support:]
+
+    def episode_accuracy(self, batch: FewShotBatch) -> torch.Tensor:
+        support, query = self.eval_features(batch)
+        logits = self.episode_logits(support, batch.support_labels, query, batch.way)
+        return (logits.argmax(dim=-1) == batch.query_labels).float().mean()
+
+    def on_validation_epoch_start(self) -> None:
+        self._cache.reset()
+
+    def on_test_epoch_start(self) -> None:
+        self._cache.reset()
+        self._video_source = None
+
+    def validation_step(self, batch: FewShotBatch, batch_idx: int) -> None:
+        self.val_accuracy.update(self.episode_accuracy(batch), batch.episode_index)
+
+    def on_validation_epoch_end(self) -> None:
+        self._cache.reset()
+        if self.val_accuracy.update_called:
+            m = self.val_accuracy.compute()
+            self.log_dict({"val/accuracy": m["accuracy"], "val/accuracy_ci95": m["accuracy_ci95"]})
+            self.val_accuracy.reset()
+
+    def test_step(self, batch: FewShotBatch, batch_idx: int) -> None:
+        self.test_accuracy.update(self.episode_accuracy(batch), batch.episode_index)
+
+    def on_test_epoch_end(self) -> None:
+        self._cache.reset()
+        m = self.test_accuracy.compute()
+        self.log_dict({f"test/{k}": float(v) for k, v in m.items()}, rank_zero_only=True)
+        self.test_accuracy.reset()
+
+    # ---------------------------------------------------------------- optimisation
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        if self.optimizer_factory is None:
+            return self.default_optimizer(params)
+        return self.optimizer_factory(params)
