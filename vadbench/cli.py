@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,10 +21,15 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
+from vadbench.data.mil.annotations import GroundTruthError
+from vadbench.data.mil.features import FeatureFileError
 from vadbench.paths import resolve_config
 from vadbench.results import make_record, write_record
 
 TRAINER_VERBS = {"fit", "validate", "test", "predict"}
+# Bad input raises these with a message naming the file and the expectation; shown without a
+# traceback (set VADBENCH_DEBUG=1 for one).
+USER_ERRORS = (FileNotFoundError, FileExistsError, FeatureFileError, GroundTruthError)
 log = logging.getLogger("vadbench")
 
 
@@ -153,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     if verb in TRAINER_VERBS:
         try:
             run_cli(argv)
-        except FileNotFoundError as err:
+        except USER_ERRORS as err:
+            if os.environ.get("VADBENCH_DEBUG"):
+                raise
             print(f"vadbench: error: {err}", file=sys.stderr)
             return 2
         return 0

@@ -39,7 +39,8 @@ class MILFeatureDataModule(L.LightningDataModule):
     Args:
         dataset: dataset id (`ucf_crime`, `shanghaitech`, `ucsd_ped2`, `synthetic`).
         root: folder holding the feature files (searched recursively). For `synthetic`, where the
-            generated set lives (default `$VADBENCH_HOME/synthetic_mil_seed<seed>`; generated if absent).
+            generated set lives (default `$VADBENCH_HOME/synthetic_mil_<settings digest>`, generated
+            on first use; $VADBENCH_HOME defaults to ~/.cache/vadbench).
         train_list, test_list: optional official `.list` files (one path per line, any OS) or
             `<name> <label>` split files; default: the manifest's pinned split.
         annotations: test ground truth (UCF txt or `.mat` folder, ShanghaiTech `test_frame_mask/`,
@@ -114,18 +115,25 @@ class MILFeatureDataModule(L.LightningDataModule):
         if self.root is not None:
             return Path(self.root).expanduser()
         if self.dataset_id == "synthetic":
-            return default_data_home() / f"synthetic_mil_seed{self.synthetic.get('seed', self.seed)}"
+            return default_data_home() / f"synthetic_mil_{self._synthetic_config().digest()}"
         raise ValueError(f"dataset {self.dataset_id!r} needs `data.init_args.root`: the folder holding the "
                          f"feature files (see data_manifests/{self.dataset_id}/manifest.yaml)")
 
+    def _synthetic_config(self):
+        from vadbench.data.synthetic import SyntheticMILConfig
+
+        cfg = {"seed": self.seed, **self.synthetic}
+        if self._feature_dim is not None:
+            cfg.setdefault("feature_dim", self._feature_dim)
+        return SyntheticMILConfig(**cfg)
+
     def prepare_data(self) -> None:
         if self.dataset_id == "synthetic":
-            from vadbench.data.synthetic import SyntheticMILConfig, ensure_synthetic_mil
+            from vadbench.data.synthetic import ensure_synthetic_mil
 
-            cfg = {"seed": self.seed, **self.synthetic}
-            if self._feature_dim is not None:
-                cfg.setdefault("feature_dim", self._feature_dim)
-            ensure_synthetic_mil(self.root_dir, SyntheticMILConfig(**cfg))
+            if self.root is not None and (self.root_dir / "synthetic.json").is_file():
+                return  # a set the user wrote with `vadbench synth`: use it as it is
+            ensure_synthetic_mil(self.root_dir, self._synthetic_config())
         elif not self.root_dir.is_dir():
             raise FileNotFoundError(f"feature folder {self.root_dir} for dataset {self.dataset_id!r} does not exist")
 

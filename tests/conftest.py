@@ -1,0 +1,39 @@
+"""Shared fixtures: where ../shared is (tests using it skip cleanly when absent), tiny synthetic data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("VADBENCH_SHARED", REPO.parent / "shared"))
+REAL = SHARED / "real_data"
+REFERENCE = SHARED / "reference_data"
+
+
+def require(path: Path) -> Path:
+    """Skip the calling test when a ../shared file is absent."""
+    if not path.exists():
+        pytest.skip(f"{path} not available (../shared absent)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_home(tmp_path_factory, monkeypatch):
+    """Generated data goes to a per-session temp folder, never to the user's cache."""
+    home = tmp_path_factory.getbasetemp() / "vadbench_home"
+    monkeypatch.setenv("VADBENCH_HOME", str(home))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_mil(tmp_path_factory) -> Path:
+    """A small synthetic MIL dataset on disk (UCF-Crime layout)."""
+    from vadbench.data.synthetic import SyntheticMILConfig, write_synthetic_mil
+
+    out = tmp_path_factory.mktemp("synth") / "mil"
+    cfg = SyntheticMILConfig(feature_dim=32, crops=2, train_normal=12, train_abnormal=12, test_normal=6,
+                             test_abnormal=6, min_snippets=20, max_snippets=50)
+    return write_synthetic_mil(out, cfg)

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+
+from vadbench.data.mil import MILFeatureDataModule
+from vadbench.data.mil.annotations import GroundTruthError
+from vadbench.data.mil.features import FeatureFileError
+
+
+def test_synthetic_layout_loads_through_foreign_paths(tiny_synthetic_mil):
+    lines = (tiny_synthetic_mil / "test.list").read_text().splitlines()
+    assert lines[0].startswith("G:\\")  # another machine's path, resolved by file name
+    dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), batch_size=4, synthetic={"feature_dim": 32})
+    dm.setup()
+    assert dm.feature_dim == 32 and len(dm.splits["train"]) == 24 and len(dm.splits["test"]) == 12
+    assert {v.label for v in dm.splits["test"] if v.name.startswith("Normal")} == {0}
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.features.shape == (8, 32, 2, 32)
+    assert batch.labels.tolist() == [0] * 4 + [1] * 4
+    test = list(dm.test_dataloader())
+    assert len(test) == 12
+    assert all(b.frame_labels.shape[1] == 16 * b.features.shape[1] for b in test)
+    assert sum(int(b.frame_labels.sum() > 0) for b in test) == 6
+    assert dm.fingerprint.startswith("sha256:")
+
+
+def test_training_pairs_are_deterministic_and_change_each_epoch(tiny_synthetic_mil):
+    def first_batches(epoch):
+        dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), batch_size=4, synthetic={"feature_dim": 32})
+        dm.setup()
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        return [b.features for b in loader]
+
+    a, b, c = first_batches(0), first_batches(0), first_batches(1)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
+def test_validation_split_is_carved_from_training(tiny_synthetic_mil):
+    dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), validation="train_split", val_fraction=0.25,
+                              synthetic={"feature_dim": 32})
+    dm.setup()
+    val, train = {v.name for v in dm.splits["val"]}, {v.name for v in dm.splits["train"]}
+    assert len(val) == 6 and not (val & train) and len(val | train) == 24
+    assert dm.model_selection == "best_val"
+    assert MILFeatureDataModule(validation="oracle_test").model_selection == "oracle_best_on_test"
+
+
+def _copy_dataset(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_missing_and_bad_files_are_reported_by_name(tiny_synthetic_mil, tmp_path):
+    root = _copy_dataset(tiny_synthetic_mil, tmp_path / "d")
+    victim = next((root / "features" / "test").glob("Normal*"))
+    victim.unlink()
+    wrong = next((root / "features" / "train").glob("Abuse*"))
+    np.save(wrong, np.ones((5, 2, 31), np.float32))
+    dm = MILFeatureDataModule(root=str(root), feature_dim=32)
+    with pytest.raises(FeatureFileError) as err:
+        dm.setup()
+    assert wrong.name in str(err.value) and "feature dim 31" in str(err.value)
+    dm = MILFeatureDataModule(root=str(root), feature_dim=32, train_list=str(root / "test.list"))
+    with pytest.raises(FeatureFileError, match=f"{victim.name} not found under"):
+        dm.setup()
+
+
+def test_annotation_beyond_video_is_an_error(tiny_synthetic_mil, tmp_path):
+    root = _copy_dataset(tiny_synthetic_mil, tmp_path / "d")
+    ann = root / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt"
+    lines = ann.read_text().splitlines()
+    name = lines[0].split()[0]
+    lines[0] = f"{name}  Abuse  10  99999  -1  -1"
+    ann.write_text("\n".join(lines) + "\n")
+    dm = MILFeatureDataModule(root=str(root), feature_dim=32)
+    with pytest.raises(GroundTruthError, match=f"video {name.removesuffix('.mp4')}: annotated frames"):
+        dm.setup()
+
+
+def test_real_dataset_needs_a_root():
+    with pytest.raises(ValueError, match="needs `data.init_args.root`"):
+        MILFeatureDataModule(dataset="ucf_crime").root_dir
+    with pytest.raises(ValueError, match="unknown MIL dataset"):
+        MILFeatureDataModule(dataset="ucf")
