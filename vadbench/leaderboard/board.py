@@ -307,3 +307,55 @@ def render_html(meta: Metafile, groups: list[ResultGroup], n_files: int, plots: 
         parts += [f"<h3>{html.escape(t.title)}</h3>", html_table(t)]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+# ---------------------------------------------------------------------------- one paper table (reproduce)
+def reproduce_table(meta: Metafile, spec, groups: list[ResultGroup], data_source: str = "real") -> Table:
+    """A paper table as `vadbench reproduce` prints it: the spec's rows, ours beside the paper's numbers.
+
+    Real data: per dataset and metric, ours | paper | Δ. Synthetic data: ours on the synthetic set, then
+    the paper's numbers per dataset (no difference: not comparable).
+    """
+    synthetic = data_source == "synthetic"
+    header = ["row", "model", "setting", "selection", "seeds"]
+    if synthetic:
+        header += [f"ours {spec.synthetic_dataset} {meta.metric_label(m)}" for m in spec.metrics]
+        header += [f"paper {d} {meta.metric_label(m)}" for d in spec.datasets for m in spec.metrics]
+    else:
+        for d in spec.datasets:
+            for m in spec.metrics:
+                header += [f"{d} {meta.metric_label(m)} ours", "paper", "Δ"]
+    rows = []
+    for row in spec.rows:
+        wanted = [spec.synthetic_dataset] if synthetic else spec.datasets
+        mine = [g for g in groups if g.model == row.model and g.setting == row.setting
+                and g.data_source == data_source and g.dataset in wanted]
+        selections = sorted({g.model_selection for g in mine}) or ["—"]
+        for sel in selections:
+            by_ds = {g.dataset: g for g in mine if g.model_selection == sel}
+            seeds = sorted({str(s) for g in by_ds.values() for s in g.seeds})
+            line = [row.label, row.model, row.setting, sel, ",".join(seeds) or "—"]
+
+            def paper_entry(d, m):
+                return meta.best(row.model, row.paper_setting or row.setting, d, m,
+                                 paper=row.paper or spec.paper, table=row.table or spec.table) \
+                    or meta.best(row.model, row.paper_setting or row.setting, d, m)
+
+            if synthetic:
+                g = by_ds.get(spec.synthetic_dataset)
+                line += [fmt_ours(meta, m, g.mean_std(m) if g else None) for m in spec.metrics]
+                line += [fmt_paper(meta, paper_entry(d, m)) for d in spec.datasets for m in spec.metrics]
+            else:
+                for d in spec.datasets:
+                    g = by_ds.get(d)
+                    for m in spec.metrics:
+                        e = paper_entry(d, m)
+                        line += [fmt_ours(meta, m, g.mean_std(m) if g else None), fmt_paper(meta, e),
+                                 fmt_diff(diff(meta, g, m, e) if g else None)]
+            rows.append(line)
+    pinfo = meta.papers.get(spec.paper, {})
+    caption = (f"{spec.title}. Paper numbers: {pinfo.get('short', spec.paper)} {spec.table} "
+               f"(model selection: {pinfo.get('model_selection', 'not_stated')}).")
+    if synthetic:
+        caption += " Ours: synthetic features, a smoke test; not comparable with the paper."
+    return Table(title=spec.id, header=header, rows=rows, caption=caption)
