@@ -43,7 +43,10 @@ def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
         state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
-        missing, unexpected = net.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = net.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # shape mismatches
+            raise BackboneWeightsError(f"backbone weight file {path} does not fit torchvision {name}: {err}") from err
         missing = [k for k in missing if not k.startswith("fc.")]
         if missing or unexpected:
             raise BackboneWeightsError(f"backbone weight file {path} does not fit torchvision {name}: "
