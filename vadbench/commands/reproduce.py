@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None,
                    help="--trainer.max_steps of every run (synthetic default: the table's, 50)")
     p.add_argument("--out", default=None, help="also write the rendered table (markdown) to this file")
+    p.add_argument("--tables", default=None, help="table specs file (default: vadbench/leaderboard/tables.yaml)")
     return p
 
 
@@ -117,7 +118,11 @@ def main(argv: list[str]) -> int:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
-    specs = load_specs()
+    try:
+        specs = load_specs(args.tables)
+    except ValueError as err:
+        print(f"vadbench reproduce: error: {err}", file=sys.stderr)
+        return 2
     if args.list or not args.table:
         for tid, spec in sorted(specs.tables.items()):
             print(f"{tid:18s} {spec.title}")

@@ -28,6 +28,7 @@ class RowSpec:
     paper: str | None = None           # metafile paper/table of this row's number (default: the table's)
     table: str | None = None
     paper_setting: str | None = None   # setting of the metafile entry, when it differs from ours
+    datasets: tuple[str, ...] | None = None  # the row runs on these of the table's datasets only
 
 
 @dataclass
@@ -102,7 +103,8 @@ def load_specs(path: str | Path | None = None) -> Specs:
                 raise ValueError(f"{where}, row {i}: needs `label` and `model`, got {r}")
             rows.append(RowSpec(label=r["label"], model=r["model"], setting=str(r.get("setting", "default")),
                                 config=r.get("config"), overrides=tuple(r.get("overrides", ())),
-                                paper=r.get("paper"), table=r.get("table"), paper_setting=r.get("paper_setting")))
+                                paper=r.get("paper"), table=r.get("table"), paper_setting=r.get("paper_setting"),
+                                datasets=tuple(r["datasets"]) if r.get("datasets") else None))
         tables[tid] = TableSpec(
             id=tid, title=t["title"], paper=t["paper"], table=t["table"], datasets=list(t["datasets"]),
             metrics=list(t["metrics"]), seeds=[int(s) for s in t.get("seeds", [0])], rows=rows,
@@ -162,7 +164,7 @@ def plan_runs(specs: Specs, spec: TableSpec, data: str = "real", seeds: list[int
         else:
             over = overrides + ([f"--trainer.max_steps={max_steps}"] if max_steps is not None else []) + list(extra or [])
             targets = [(ds, _config_path(row.config or spec.config, row.model, ds, shots), over)
-                       for ds in spec.datasets]
+                       for ds in spec.datasets if row.datasets is None or ds in row.datasets]
         for ds, cfg, over in targets:
             if not cfg.is_file() and cfg not in missing:
                 missing.append(cfg)

@@ -1,0 +1,132 @@
+"""Leaderboard tables: grouping over seeds, paper look-up, differences, determinism, committed files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from vadbench.commands import leaderboard as lb_cmd
+from vadbench.leaderboard.board import group_records, render_csv, render_markdown, reproduce_table, results_tables
+from vadbench.leaderboard.metafile import load_metafile
+from vadbench.leaderboard.specs import load_specs
+from vadbench.paths import LEADERBOARDS_DIR
+from vadbench.results import make_record, write_record
+
+
+def write(results, model, dataset, seed, auc, setting="default", data_source="real", selection="last", **extra):
+    rec = make_record(model=model, model_class=f"x.{model}", dataset=dataset, metrics={"frame_auc_micro": auc, **extra},
+                      model_selection=selection, data_source=data_source, seed=seed, setting=setting)
+    return write_record(results, rec)
+
+
+@pytest.fixture(scope="module")
+def meta():
+    return load_metafile()
+
+
+def test_mean_std_over_seeds_and_difference_to_paper(tmp_path, meta):
+    for seed, auc in enumerate([0.80, 0.82, 0.84]):
+        write(tmp_path, "rtfm", "ucf_crime", seed, auc, num_frames=100.0)
+    write(tmp_path, "rtfm", "synthetic", 0, 0.7, data_source="synthetic")
+    from vadbench.results import load_records
+
+    groups = group_records(load_records([tmp_path]))
+    assert [(g.dataset, g.seeds) for g in groups] == [("synthetic", [0]), ("ucf_crime", [0, 1, 2])]
+    real = groups[1]
+    mean, std, n = real.mean_std("frame_auc_micro")
+    assert (mean, n) == (pytest.approx(0.82), 3) and std == pytest.approx(0.02)
+    assert "num_frames" not in real.metrics  # counts are not leaderboard metrics
+    tables = {t.title: t for t in results_tables(meta, groups)}
+    row = tables["ucf_crime"].rows[0]
+    header = tables["ucf_crime"].header
+    assert row[header.index("frame AUC (%) ours")] == "82.00 ± 2.00"
+    assert row[header.index("frame AUC (%) ours") + 1] == "84.30 [SSRL table1]"
+    assert row[header.index("frame AUC (%) ours") + 2] == "-2.30"
+    # synthetic data has no paper column / no difference
+    assert "paper" not in tables["synthetic"].header
+    rows = list(csv.DictReader(io.StringIO(render_csv(meta, groups))))
+    ucf = [r for r in rows if r["dataset"] == "ucf_crime" and r["metric"] == "frame_auc_micro"][0]
+    assert float(ucf["ours_mean"]) == pytest.approx(82.0) and float(ucf["diff"]) == pytest.approx(-2.3)
+    assert ucf["paper_model_selection"] == "oracle_best_on_test"
+    syn = [r for r in rows if r["dataset"] == "synthetic"][0]
+    assert syn["diff"] == "" and syn["paper_value"] == ""
+
+
+def test_provenance_splits_rows_and_reruns_count_once(tmp_path, meta):
+    write(tmp_path, "rtfm", "ucf_crime", 0, 0.80)
+    write(tmp_path, "rtfm", "ucf_crime", 0, 0.81, selection="oracle_best_on_test")
+    first = json.loads(write(tmp_path, "sultani", "ucf_crime", 0, 0.70).read_text())
+    rerun = dict(first, created="2999-01-01T00:00:00+00:00", metrics={"frame_auc_micro": 0.75})
+    (tmp_path / "rerun.json").write_text(json.dumps(rerun))
+    from vadbench.results import load_records
+
+    groups = group_records(load_records([tmp_path]))
+    keys = [(g.model, g.model_selection, g.mean_std("frame_auc_micro")[0]) for g in groups]
+    assert keys == [("rtfm", "last", 0.80), ("rtfm", "oracle_best_on_test", 0.81), ("sultani", "last", 0.75)]
+
+
+def test_markdown_is_deterministic_and_lists_every_paper_table(tmp_path, meta):
+    write(tmp_path, "rtfm", "ucf_crime", 1, 0.83)
+    write(tmp_path, "rtfm", "ucf_crime", 0, 0.84)
+    from vadbench.results import load_records
+
+    a = render_markdown(meta, group_records(load_records([tmp_path])), 2)
+    b = render_markdown(meta, group_records(list(reversed(load_records([tmp_path])))), 2)
+    assert a == b
+    for paper, info in meta.papers.items():
+        for table in info["tables"]:
+            assert f"### {info['short']} {table}\n" in a
+    assert "2026" not in a and "20" + "25" not in a  # no timestamps leak into the tables
+    assert "| 87.43 |" in a  # SSRL's headline number among the published numbers
+
+
+def test_reproduce_table_real_and_synthetic(tmp_path, meta):
+    spec = load_specs().get("rtfm-baseline")
+    write(tmp_path, "rtfm", "ucf_crime", 0, 0.85)
+    write(tmp_path, "rtfm", "synthetic", 0, 0.6, data_source="synthetic")
+    from vadbench.results import load_records
+
+    groups = group_records(load_records([tmp_path]))
+    real = reproduce_table(meta, spec, groups, "real")
+    rtfm = [r for r in real.rows if r[1] == "rtfm"][0]
+    i = real.header.index("ucf_crime frame AUC (%) ours")
+    assert rtfm[i:i + 3] == ["85.00", "84.30", "+0.70"]
+    sultani = [r for r in real.rows if r[1] == "sultani"][0]
+    assert sultani[i:i + 3] == ["—", "77.92", "—"]  # not run yet; paper number still shown
+    syn = reproduce_table(meta, spec, groups, "synthetic")
+    rtfm = [r for r in syn.rows if r[1] == "rtfm"][0]
+    assert rtfm[5:] == ["60.00", "84.30", "97.21"]
+    assert "not comparable" in syn.caption
+
+
+def test_leaderboard_cli_writes_and_checks(tmp_path, capsys):
+    res = tmp_path / "results"
+    write(res, "rtfm", "ucf_crime", 0, 0.84)
+    out = tmp_path / "board"
+    assert lb_cmd.main(["--results", str(res), "--out", str(out)]) == 0
+    for name in lb_cmd.OUTPUT_FILES:
+        assert (out / name).stat().st_size > 1000 or name.endswith(".csv")
+    assert "<table>" in (out / "leaderboard.html").read_text()
+    assert lb_cmd.main(["--results", str(res), "--out", str(out), "--check"]) == 0
+    write(res, "rtfm", "ucf_crime", 1, 0.86)
+    assert lb_cmd.main(["--results", str(res), "--out", str(out), "--check"]) == 1
+    assert "stale" in capsys.readouterr().err
+    assert lb_cmd.main(["--results", str(tmp_path / "absent"), "--out", str(out)]) == 2
+
+
+def test_bad_result_file_is_named(tmp_path, capsys):
+    (tmp_path / "broken.json").write_text("{not json")
+    assert lb_cmd.main(["--results", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "broken.json" in capsys.readouterr().err
+
+
+def test_committed_leaderboard_is_up_to_date():
+    """leaderboards/README.md (+ .csv/.html) are exactly what `vadbench leaderboard` generates."""
+    texts = lb_cmd.generate([str(LEADERBOARDS_DIR / "results")], LEADERBOARDS_DIR)
+    texts.pop("_")
+    for name, text in texts.items():
+        on_disk = (LEADERBOARDS_DIR / name).read_bytes()
+        assert on_disk == text.encode("utf-8"), f"leaderboards/{name} is stale: run `vadbench leaderboard`"

@@ -1,0 +1,100 @@
+"""The metafile of published numbers: spot values against the papers, and its checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from vadbench.leaderboard.metafile import METAFILE, load_metafile
+
+
+@pytest.fixture(scope="module")
+def meta():
+    return load_metafile()
+
+
+def value(meta, paper, table, model, dataset, setting, metric, source=None):
+    hits = [e for e in meta.table_entries(paper, table) if e.model == model and e.dataset == dataset
+            and e.setting == setting and e.metric == metric and (source is None or e.source == source)]
+    assert len(hits) == 1, (paper, table, model, dataset, setting, metric, hits)
+    return hits[0].value
+
+
+@pytest.mark.parametrize("key, expected", [
+    (("ssrl_eccv22", "table1", "ssrl", "ucf_crime", "default", "frame_auc_micro"), 87.43),
+    (("ssrl_eccv22", "table1", "ssrl", "shanghaitech", "share_params", "frame_auc_micro"), 97.84),
+    (("ssrl_eccv22", "table1", "rtfm", "shanghaitech", "default", "frame_auc_micro"), 97.21),
+    (("ssrl_eccv22", "table1", "sultani", "ucf_crime", "features=c3d", "frame_auc_micro"), 75.41),
+    (("ssrl_eccv22", "table2", "video_swin_mil", "ucf_crime", "default", "frame_auc_micro"), 81.62),
+    (("ssrl_eccv22", "table3", "ssrl", "ucf_crime", "scales=clip+patch23+patch47", "frame_auc_micro"), 86.97),
+    (("ssrl_eccv22", "table3", "ssrl", "shanghaitech", "scales=clip+patch35", "frame_auc_micro"), 97.69),
+    (("ssrl_eccv22", "table4", "ssrl", "ucf_crime", "psr=off", "frame_auc_micro"), 85.98),
+    (("ssrl_eccv22", "table5", "ssrl", "ucf_crime", "psr=no_dilated", "frame_auc_micro"), 86.57),
+    (("ssrl_eccv22", "table5", "ssrl", "shanghaitech", "psr=no_nonlocal", "frame_auc_micro"), 97.63),
+    (("ssrl_eccv22", "table6", "ssrl", "any", "share_params", "params_m"), 136),
+    (("ssrl_eccv22", "table6", "zhong_gcn", "any", "features=c3d", "flops_g"), 386.2),
+    (("msip_icassp24", "comparison", "msip", "shanghaitech", "default", "frame_auc_micro"), 98.00),
+    (("msip_icassp24", "comparison", "msip", "ucf_crime", "default", "frame_auc_micro"), 86.98),
+    (("msip_icassp24", "comparison", "rtfm", "shanghaitech", "features=c3d", "frame_auc_micro"), 91.57),
+    (("msip_icassp24", "comparison", "sultani", "ucf_crime", "default", "frame_auc_micro"), 77.92),
+    (("msip_icassp24", "ablation_modules", "msip", "ucf_crime", "hgc=off", "frame_auc_micro"), 86.09),
+    (("msip_icassp24", "ablation_scales", "msip", "ucf_crime", "scales=clip+patch23+patch47", "frame_auc_micro"), 86.71),
+    (("msip_icassp24", "complexity", "msip", "any", "default", "params_m"), 75.2),
+    (("sta_mil", "table1", "sta_mil", "ucsd_ped2", "default", "frame_auc_micro"), 96.7),
+    (("sta_mil", "table1", "sta_mil", "shanghaitech", "features=c3d", "frame_auc_micro"), 88.7),
+    (("sta_mil", "table1", "sultani", "shanghaitech", "default", "frame_auc_micro"), 87.7),
+    (("sta_mil", "table2", "sta_mil", "ucf_crime", "head=fc", "score_gap"), 0.56),
+    (("sta_mil", "table2", "sta_mil", "ucf_crime", "head=fc,mce=off", "frame_auc_micro"), 79.4),
+    (("skps_net_en", "table1", "skps_net", "kinetics100", "5w10s", "accuracy"), 89.2),
+    (("skps_net_en", "table1", "trx", "hmdb51", "5w5s", "accuracy", "reimplemented"), 73.3),
+    (("skps_net_en", "table1", "trx", "hmdb51", "5w5s", "accuracy", "original_paper"), 75.6),
+    (("skps_net_en", "table1", "ata", "kinetics100", "5w1s", "accuracy", "original_paper"), 74.3),
+    (("skps_net_en", "table2", "sloshnet", "ucf_crime_v2", "5w10s", "accuracy"), 53.7),
+    (("skps_net_en", "table2", "skps_net", "ucf_crime_v2", "5w1s", "accuracy"), 37.0),
+    (("skps_net_en", "table3", "skps_net", "ucf_crime_v2", "5w10s,modules=kps", "accuracy"), 54.6),
+    (("skps_net_en", "table4", "skps_net", "kinetics100", "5w5s,patch=random", "accuracy"), 85.6),
+    (("skps_net_zh_journal", "table3", "skps_net", "kinetics100", "5w5s,modules=kps,tricks=none", "accuracy"), 71.5),
+    (("skps_net_zh_journal", "table3", "skps_net", "ucf_crime_v2", "5w5s,modules=kps,tricks=grad_stop", "accuracy"), 47.5),
+])
+def test_spot_values(meta, key, expected):
+    assert value(meta, *key) == pytest.approx(expected)
+
+
+def test_reported_vs_reimplemented_rows_are_distinct(meta):
+    assert value(meta, "skps_net_en", "table1", "trx", "kinetics100", "5w1s", "accuracy", source="original_paper") == 63.6
+    assert value(meta, "skps_net_en", "table1", "trx", "kinetics100", "5w1s", "accuracy", source="reimplemented") == 63.7
+    # comparisons prefer the reimplementation under the same conditions over a quoted number
+    assert meta.best("trx", "5w1s", "kinetics100", "accuracy").source == "reimplemented"
+    # and a paper's own number for the model it proposes
+    best = meta.best("ssrl", "default", "ucf_crime", "frame_auc_micro")
+    assert (best.paper, best.value) == ("ssrl_eccv22", 87.43)
+
+
+def test_every_table_has_entries_and_dashes_are_absent(meta):
+    for paper, info in meta.papers.items():
+        for table in info["tables"]:
+            assert meta.table_entries(paper, table), f"{paper}/{table} has no entries"
+    # "-" cells are no entry: BODS has no ShanghaiTech number, ARN no 10-shot number
+    assert meta.best("bods", "default", "shanghaitech", "frame_auc_micro") is None
+    assert not meta.find("arn", "5w10s", "hmdb51", "accuracy")
+    assert len(meta.entries) > 300
+
+
+def test_bad_metafile_errors_name_the_entry(tmp_path):
+    text = METAFILE.read_text(encoding="utf-8")
+    bad = tmp_path / "m.yaml"
+    bad.write_text(text + '  - {paper: "sta_mil", table: "table1", model: "x", label: "x", dataset: "ucf", '
+                   'setting: "default", metric: "frame_auc_micro", value: 1.0}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"entry \d+: dataset 'ucf' is not one of"):
+        load_metafile(bad)
+    bad.write_text(text + '  - {paper: "sta_mil", table: "table9", model: "x", label: "x", dataset: "ucf_crime", '
+                   'setting: "default", metric: "frame_auc_micro", value: 1.0}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="table 'table9' is not declared"):
+        load_metafile(bad)
+    bad.write_text(text + '  - {paper: "sta_mil", table: "table1", model: "sta_mil", label: "x", '
+                   'dataset: "ucf_crime", setting: "default", metric: "frame_auc_micro", value: 83.0, '
+                   'feature: "I3D-RGB"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="duplicates entry"):
+        load_metafile(bad)
+    bad.write_text("entries: 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="expected a mapping with an `entries` list"):
+        load_metafile(bad)

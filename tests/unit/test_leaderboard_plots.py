@@ -1,0 +1,149 @@
+"""Scores files (save/load/validation) and the PNG plots: ROC/PR, timelines, accuracy vs shots."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from vadbench.commands import leaderboard as lb_cmd
+from vadbench.commands import plot as plot_cmd
+from vadbench.leaderboard import load_scores, save_scores, scores_path_for
+from vadbench.leaderboard.plots import parse_shots, plot_roc_pr
+from vadbench.results import make_record, write_record
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def check_png(path, min_bytes=8_000):
+    w, h = png_size(path)
+    assert 400 <= w <= 3000 and 200 <= h <= 2000, (w, h)
+    assert path.stat().st_size > min_bytes
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(path)
+    assert img.std() > 0.01  # not a blank canvas
+
+
+def fake_videos(rng, n=8, quality=2.0, fps=4):
+    """Half anomalous videos with one event; scores higher inside events by `quality` (noise 1)."""
+    names, scores, labels = [], [], []
+    for i in range(n):
+        t = int(rng.integers(12, 30))
+        snippet_label = np.zeros(t, dtype=int)
+        if i % 2 == 0:
+            start = int(rng.integers(2, t - 6))
+            snippet_label[start:start + 4] = 1
+        logits = rng.standard_normal(t) + quality * snippet_label - 1.0
+        names.append(f"{'Abuse' if i % 2 == 0 else 'Normal'}{i:03d}_x264")
+        scores.append(1 / (1 + np.exp(-logits)))
+        labels.append(np.repeat(snippet_label, fps)[: t * fps - 2])  # last snippet partly padded
+    return names, scores, labels
+
+
+def write_result_with_scores(results, model, rng, quality, dataset="ucf_crime", seed=0):
+    names, scores, labels = fake_videos(rng, quality=quality)
+    rec = make_record(model=model, model_class="x", dataset=dataset, metrics={"frame_auc_micro": 0.8},
+                      model_selection="last", data_source="real", seed=seed)
+    path = write_record(results, rec)
+    save_scores(path, names, scores, labels, frames_per_snippet=4)
+    return path
+
+
+def test_scores_round_trip_and_frame_expansion(tmp_path):
+    import torch
+
+    names = ["a", "b"]
+    scores = [torch.tensor([0.1, 0.9, 0.2]), np.array([0.5, 0.6])]
+    labels = [np.array([0, 0, 1, 1, 0]), torch.tensor([0, 0, 0, 0])]
+    path = save_scores(tmp_path / "r.json", names, scores, labels, frames_per_snippet=2)
+    assert path == tmp_path / "r.scores.npz" == scores_path_for(tmp_path / "r.json")
+    sf = load_scores(path)
+    assert [v.name for v in sf.videos] == names
+    np.testing.assert_allclose(sf.video("a").frame_scores, [0.1, 0.1, 0.9, 0.9, 0.2], rtol=1e-6)
+    s, lab = sf.frames()
+    assert s.shape == lab.shape == (9,) and lab.tolist() == [0, 0, 1, 1, 0, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("scores, labels, match", [
+    ([np.array([0.1, np.nan])], [np.array([0, 0])], "non-finite"),
+    ([np.array([0.1])], [np.array([0, 0, 0])], "3 frame labels but only 1 snippets"),
+    ([np.array([0.1, 0.2])], [np.array([0, 2])], "other than 0/1"),
+    ([np.array([])], [np.array([])], "no snippet scores"),
+])
+def test_save_scores_rejects_bad_input(tmp_path, scores, labels, match):
+    with pytest.raises(ValueError, match=match):
+        save_scores(tmp_path / "x.scores.npz", ["vid"], scores, labels, frames_per_snippet=2)
+
+
+def test_load_scores_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.scores.npz"
+    bad.write_bytes(b"not an npz")
+    with pytest.raises(ValueError, match="bad.scores.npz"):
+        load_scores(bad)
+    np.savez(tmp_path / "partial.scores.npz", version=np.int64(1))
+    with pytest.raises(ValueError, match="lacks array"):
+        load_scores(tmp_path / "partial.scores.npz")
+
+
+def test_roc_needs_both_classes(tmp_path):
+    with pytest.raises(ValueError, match="single class"):
+        plot_roc_pr({"m": (np.array([0.1, 0.2]), np.array([0, 0]))}, tmp_path / "x.png")
+
+
+def test_plot_cli_roc_timeline_shots(tmp_path):
+    rng = np.random.default_rng(0)
+    res = tmp_path / "results"
+    good = write_result_with_scores(res, "rtfm", rng, quality=3.0)
+    weak = write_result_with_scores(res, "sultani", rng, quality=0.5)
+    out = tmp_path / "png"
+    assert plot_cmd.main(["roc", "--results", str(res), "--dataset", "ucf_crime", "--out", str(out / "roc.png")]) == 0
+    check_png(out / "roc.png")
+    assert plot_cmd.main(["roc", "--scores", str(scores_path_for(good)), str(scores_path_for(weak)),
+                          "--labels", "RTFM", "Sultani", "--out", str(out / "roc2.png")]) == 0
+    check_png(out / "roc2.png")
+    assert plot_cmd.main(["timeline", "--scores", str(scores_path_for(good)), str(scores_path_for(weak)),
+                          "--labels", "RTFM", "Sultani", "--out", str(out / "timeline.png")]) == 0
+    check_png(out / "timeline.png")
+    assert plot_cmd.main(["timeline", "--scores", str(scores_path_for(good)), "--video", "absent",
+                          "--out", str(out / "t.png")]) == 2
+    # few-shot results: accuracy vs shots, with the papers' TRX numbers beside ours
+    fs = tmp_path / "fewshot"
+    for shots, acc in ((1, 0.4), (5, 0.6)):
+        for seed in (0, 1):
+            rec = make_record(model="trx", model_class="x", dataset="hmdb51",
+                              metrics={"accuracy": acc + 0.01 * seed, "accuracy_ci95": 0.01},
+                              model_selection="last", data_source="synthetic", seed=seed, setting=f"5w{shots}s")
+            write_record(fs, rec)
+    assert plot_cmd.main(["shots", "--results", str(fs), "--out", str(out / "shots.png")]) == 0
+    check_png(out / "shots.png")
+    assert plot_cmd.main(["shots", "--results", str(res), "--out", str(out / "none.png")]) == 2
+    assert parse_shots("5w10s") == (5, 10) and parse_shots("5w1s,modules=kps") is None
+
+
+def test_leaderboard_plots_are_embedded_and_deterministic(tmp_path):
+    rng = np.random.default_rng(1)
+    res = tmp_path / "results"
+    write_result_with_scores(res, "rtfm", rng, quality=3.0)
+    write_result_with_scores(res, "sultani", rng, quality=1.0)
+    out = tmp_path / "board"
+    assert lb_cmd.main(["--results", str(res), "--out", str(out), "--plots"]) == 0
+    pngs = sorted((out / "plots").glob("*.png"))
+    names = [p.name for p in pngs]
+    assert "roc_pr_ucf_crime.png" in names and sum(n.startswith("timeline_ucf_crime_") for n in names) == 3
+    for p in pngs:
+        check_png(p)
+    html = (out / "leaderboard.html").read_text()
+    assert '<img src="plots/roc_pr_ucf_crime.png"' in html
+    assert "(plots/roc_pr_ucf_crime.png)" in (out / "README.md").read_text()
+    first = {p.name: p.read_bytes() for p in pngs}
+    assert lb_cmd.main(["--results", str(res), "--out", str(out), "--plots"]) == 0
+    assert {p.name: p.read_bytes() for p in sorted((out / "plots").glob("*.png"))} == first

@@ -1,0 +1,163 @@
+"""`vadbench reproduce`: planning runs from table specs, skipping existing results, failures, devices.
+
+The runs here are a stub `vadbench fit` (a tiny script writing a result JSON), so these tests are
+fast; tests/integration/test_reproduce_synthetic.py runs the real thing end to end.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from vadbench.commands import reproduce
+from vadbench.leaderboard.specs import load_specs, plan_runs
+from vadbench.paths import CONFIGS_DIR
+from vadbench.results import load_records, make_record, write_record
+
+STUB = textwrap.dedent('''
+    import os, sys
+    from pathlib import Path
+    from vadbench.results import make_record, write_record
+    args = sys.argv[2:]
+    opt = lambda k: args[args.index(k) + 1]
+    cfg = Path(opt("--config"))
+    if "fail" in cfg.parent.name:
+        print("stub: this model fails", file=sys.stderr)
+        sys.exit(3)
+    synthetic = cfg.stem.startswith("synthetic")
+    rec = make_record(model=cfg.parent.name, model_class="stub", dataset="synthetic" if synthetic else cfg.stem,
+                      metrics={"frame_auc_micro": 0.5 + 0.01 * int(opt("--seed_everything"))},
+                      model_selection="last", data_source="synthetic" if synthetic else "real",
+                      seed=int(opt("--seed_everything")), setting=opt("--setting"),
+                      extras={"cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "argv": args})
+    write_record(opt("--results_dir"), rec)
+''')
+
+
+@pytest.fixture
+def stub_env(tmp_path, monkeypatch):
+    """A config tree (models `good` and `failing`), a specs file, and the stub as `vadbench fit`."""
+    cfg = tmp_path / "configs"
+    for model in ("good", "failing"):
+        (cfg / model).mkdir(parents=True)
+        for name in ("ucf_crime", "synthetic"):
+            (cfg / model / f"{name}.yaml").write_text("# stub\n")
+    specs = tmp_path / "tables.yaml"
+    specs.write_text(textwrap.dedent(f'''
+        ablations:
+          good: {{"scales=clip": ["--data.init_args.patch_scales=[]"]}}
+        tables:
+          demo:
+            title: "demo table"
+            paper: ssrl_eccv22
+            table: table1
+            config: "{cfg}/{{model}}/{{dataset}}.yaml"
+            synthetic_config: "{cfg}/{{model}}/synthetic.yaml"
+            datasets: [ucf_crime]
+            metrics: [frame_auc_micro]
+            seeds: [0, 1]
+            rows:
+              - {{label: "good one", model: good, setting: default, paper_setting: default}}
+              - {{label: "good ablation", model: good, setting: "scales=clip"}}
+              - {{label: "broken", model: failing, setting: default}}
+          missing:
+            title: "needs configs nobody wrote"
+            paper: ssrl_eccv22
+            table: table1
+            datasets: [ucf_crime, shanghaitech]
+            metrics: [frame_auc_micro]
+            rows:
+              - {{label: "x", model: no_such_model, setting: default}}
+    '''))
+    stub = tmp_path / "stub_fit.py"
+    stub.write_text(STUB)
+    monkeypatch.setattr(reproduce, "FIT_COMMAND", [sys.executable, str(stub)])
+    return tmp_path, specs
+
+
+def test_plan_packaged_tables():
+    specs = load_specs()
+    assert {"rtfm-baseline", "ssrl-table3", "ssrl-table5", "sta-table2", "skps-table2", "skps-table3"} <= set(specs.tables)
+    runs, missing = plan_runs(specs, specs.get("rtfm-baseline"))
+    assert len(runs) == 2 * 2 * 3 and not missing
+    assert {r.config for r in runs} == {CONFIGS_DIR / m / f"{d}.yaml" for m in ("rtfm", "sultani")
+                                        for d in ("ucf_crime", "shanghaitech")}
+    runs, _ = plan_runs(specs, specs.get("rtfm-baseline"), data="synthetic", seeds=[0], max_steps=3)
+    assert [(r.row.model, r.dataset, r.config.name, r.data_source) for r in runs] == [
+        ("sultani", "synthetic", "synthetic.yaml", "synthetic"), ("rtfm", "synthetic", "synthetic.yaml", "synthetic")]
+    assert "--trainer.max_steps=3" in runs[0].overrides
+    args = runs[1].fit_args("res", "work")
+    assert args[:3] == ["fit", "--config", str(CONFIGS_DIR / "rtfm" / "synthetic.yaml")]
+    assert args[args.index("--setting") + 1] == "default" and args[args.index("--seed_everything") + 1] == "0"
+    # ablation settings become the model's overrides
+    runs, _ = plan_runs(specs, specs.get("ssrl-table3"), seeds=[0])
+    by_setting = {r.row.setting: r.overrides for r in runs if r.dataset == "ucf_crime"}
+    assert by_setting["scales=clip+patch23"] == ["--data.init_args.patch_scales=[patch23]"]
+    assert by_setting["default"] == []
+
+
+def test_few_shot_synthetic_falls_back_to_a_sibling_config():
+    if not (CONFIGS_DIR / "trx" / "synthetic_5w1s.yaml").is_file():
+        pytest.skip("TRX synthetic configs not in this checkout")
+    specs = load_specs()
+    runs, _ = plan_runs(specs, specs.get("skps-table2"), data="synthetic")
+    trx = {r.row.setting: r for r in runs if r.row.model == "trx"}
+    assert trx["5w1s"].config.name == "synthetic_5w1s.yaml" and trx["5w1s"].overrides[0].startswith("--trainer.max_steps")
+    if not (CONFIGS_DIR / "trx" / "synthetic_5w10s.yaml").is_file():
+        assert "--data.init_args.shot=10" in trx["5w10s"].overrides
+
+
+def test_missing_configs_fail_with_their_names(stub_env, capsys):
+    tmp, specs = stub_env
+    assert reproduce.main(["missing", "--tables", str(specs), "--results-dir", str(tmp / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_model/ucf_crime.yaml" in err and "no_such_model/shanghaitech.yaml" in err
+    assert reproduce.main(["nope", "--tables", str(specs)]) == 2
+    assert "unknown table 'nope'" in capsys.readouterr().err
+
+
+def test_runs_skip_existing_and_report_failures(stub_env, capsys):
+    tmp, specs = stub_env
+    res, work = tmp / "results", tmp / "work"
+    write_record(res, make_record(model="good", model_class="stub", dataset="ucf_crime",
+                                  metrics={"frame_auc_micro": 0.9}, model_selection="last", data_source="real",
+                                  seed=0, setting="default"))
+    base = ["demo", "--tables", str(specs), "--results-dir", str(res), "--work-dir", str(work)]
+    assert reproduce.main(base + ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "6 run(s), 1 already in" in out and "[exists] good__ucf_crime__default__seed0" in out
+    assert "[to run] failing__ucf_crime__default__seed1" in out
+    assert not (work / "logs").exists()  # dry run runs nothing
+
+    assert reproduce.main(base) == 1  # the failing model's runs fail, the others complete
+    captured = capsys.readouterr()
+    assert "failing__ucf_crime__default__seed0: FAILED (exit 3); log:" in captured.err
+    log = work / "logs" / "failing__ucf_crime__default__seed0.log"
+    assert "this model fails" in log.read_text()
+    recs = load_records([res])
+    assert sorted((r["model"], r["setting"], r["seed"]) for r in recs) == [
+        ("good", "default", 0), ("good", "default", 1), ("good", "scales=clip", 0), ("good", "scales=clip", 1)]
+    ablation = [r for r in recs if r["setting"] == "scales=clip"][0]
+    assert "--data.init_args.patch_scales=[]" in ablation["extras"]["argv"]
+    # the table: ours (the pre-existing 0.9 and the stub's 0.51 for seed 1) beside SSRL's RTFM-less row
+    assert "| good one | good | default | last | 0,1 | 70.50 ± 27.58 |" in captured.out
+
+    assert reproduce.main(base) == 1  # only the failed runs are retried
+    assert "6 run(s), 4 already in" in capsys.readouterr().out
+    assert len(load_records([res])) == 4
+
+
+def test_devices_spread_runs_one_gpu_each(stub_env, capsys):
+    tmp, specs = stub_env
+    res = tmp / "results"
+    assert reproduce.main(["demo", "--tables", str(specs), "--results-dir", str(res), "--work-dir",
+                           str(tmp / "w"), "--devices", "2", "--data", "synthetic"]) == 1
+    recs = load_records([res])
+    assert {r["extras"]["cuda_visible_devices"] for r in recs} <= {"0", "1"} and len(recs) == 4
+    assert all("--trainer.devices=1" in r["extras"]["argv"] for r in recs)
+    assert all(r["data_source"] == "synthetic" for r in recs)
+    out = capsys.readouterr().out
+    assert "on GPU 0" in out and "on GPU 1" in out
+    assert "ours synthetic frame AUC (%)" in out
