@@ -131,7 +131,13 @@ class EpisodicVideoDataModule(L.LightningDataModule):
     # ------------------------------------------------------------------ locations
     def _synthetic_cfg(self) -> SyntheticVideoConfig:
         opts = {"seed": self.seed, **self.synthetic}
-        return SyntheticVideoConfig(**opts)
+        defaults = SyntheticVideoConfig()
+        unknown = sorted(set(opts) - set(vars(defaults)))
+        if unknown:
+            raise ValueError(f"unknown synthetic video options {unknown}; known: {sorted(vars(defaults))}")
+        # values given on the command line arrive as strings: cast them to the field's type
+        return SyntheticVideoConfig(**{k: type(getattr(defaults, k))(v) if isinstance(v, str) else v
+                                       for k, v in opts.items()})
 
     def _layout(self, dataset: str) -> str:
         return self._synthetic_cfg().layout if dataset == "synthetic" else dataset
