@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+
+import torch
 
 from vadbench.features.backbones import BACKBONES, WeightsError
 from vadbench.features.outputs import ExtractionConfig
@@ -91,6 +94,9 @@ def main(argv: list[str]) -> int:
     except (ValueError, FileNotFoundError, WeightsError) as err:
         print(f"vadbench extract: error: {err}", file=sys.stderr)
         return 2
+    if extractor.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        # the decode workers have the other cores; oversubscribed BLAS threads slow everything down
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - extractor.workers))
     b = extractor.backbone
     print(f"vadbench extract: {len(sources)} videos, backbone {b.name} ({b.feature_dim}-d, "
           f"{'weights ' + b.weights if b.seed is None else 'RANDOM INIT, seed %d' % b.seed}), "
