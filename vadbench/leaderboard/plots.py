@@ -95,27 +95,31 @@ def parse_shots(setting: str) -> tuple[int, int] | None:
 
 
 def plot_shots(points: Sequence[dict], out: str | Path, title: str = "") -> Path:
-    """Accuracy (%) vs shots. Each point: {label, dataset, shots, value, err (opt.), paper (bool)}.
+    """Accuracy (%) vs shots. Each point: {label, model, dataset, shots, value, err (opt.), paper (bool)}.
 
-    One panel per dataset; our runs solid with error bars, papers' numbers dashed.
+    One panel per dataset with our results; our runs solid with error bars, papers' numbers dashed in
+    the same colour per model.
     """
     if not points:
         raise ValueError(f"plot_shots({out}): no points to draw")
-    datasets = sorted({p["dataset"] for p in points})
+    datasets = sorted({p["dataset"] for p in points if not p.get("paper")}) or sorted({p["dataset"] for p in points})
+    models = sorted({p.get("model", p["label"]) for p in points})
+    colour = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
     for ax, ds in zip(axes[0], datasets):
         series: dict[tuple[str, bool], list[dict]] = {}
         for p in points:
             if p["dataset"] == ds:
                 series.setdefault((p["label"], bool(p.get("paper"))), []).append(p)
-        for (label, is_paper), pts in sorted(series.items()):
+        for (label, is_paper), pts in sorted(series.items(), key=lambda kv: (kv[0][0], not kv[0][1])):
             pts = sorted(pts, key=lambda p: p["shots"])
             x = [p["shots"] for p in pts]
             y = [p["value"] for p in pts]
+            c = colour[pts[0].get("model", label)]
             if is_paper:
-                ax.plot(x, y, ls="--", marker="o", mfc="none", lw=1.2, label=f"{label} (paper)")
+                ax.plot(x, y, ls="--", marker="o", mfc="none", lw=1.2, color=c, label=f"{label} (paper)")
             else:
-                ax.errorbar(x, y, yerr=[p.get("err") or 0.0 for p in pts], marker="s", lw=1.8, capsize=3,
+                ax.errorbar(x, y, yerr=[p.get("err") or 0.0 for p in pts], marker="s", lw=1.8, capsize=3, color=c,
                             label=f"{label} (ours)")
         shots = sorted({p["shots"] for p in points if p["dataset"] == ds})
         ax.set(xlabel="shots per class", ylabel="accuracy (%)", title=ds, xticks=shots)
@@ -190,7 +194,7 @@ def shots_points(meta, groups) -> list[dict]:
             continue
         models.add(g.model)
         err = stats[1] if stats[2] > 1 else (g.mean_std("accuracy_ci95") or (0.0,))[0]
-        points.append({"label": _series_label(g.model, "default", g.data_source), "dataset": g.dataset,
+        points.append({"label": _series_label(g.model, "default", g.data_source), "model": g.model, "dataset": g.dataset,
                        "shots": ws[1], "value": 100 * stats[0], "err": 100 * err})
     seen = set()
     for e in meta.entries:
@@ -201,5 +205,6 @@ def shots_points(meta, groups) -> list[dict]:
         key = (e.model, e.dataset, e.setting)
         if best is e and key not in seen:
             seen.add(key)
-            points.append({"label": e.model, "dataset": e.dataset, "shots": ws[1], "value": e.value, "paper": True})
+            points.append({"label": e.model, "model": e.model, "dataset": e.dataset, "shots": ws[1], "value": e.value,
+                           "paper": True})
     return points
