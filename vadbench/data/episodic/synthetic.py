@@ -56,17 +56,32 @@ class SyntheticVideoConfig:
     noise: float = 20.0            # background noise std (0-255 scale)
     version: int = 1
     extra: dict = field(default_factory=dict)
+    # small objects away from the centre (SKPS-Net's key-patch benchmark); 1.0 / 1.0 / 0.0 = as before
+    object_scale: float = 1.0      # multiplies the object radius (0.09-0.14 of the frame side)
+    motion_scale: float = 1.0      # multiplies the speed and the circle radius
+    corner_offset: float = 0.0     # > 0: start near a random quadrant centre, (0.5 +- offset) * size
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        data = asdict(self)
+        for name, default in _LAYOUT_NEUTRAL_DEFAULTS.items():  # digests of existing sets stay the same
+            if data[name] == default:
+                del data[name]
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
+
+
+_LAYOUT_NEUTRAL_DEFAULTS = {"object_scale": 1.0, "motion_scale": 1.0, "corner_offset": 0.0}
 
 
 # ---------------------------------------------------------------------- rendering
-def _trajectory(motion: str, t: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    speed = rng.uniform(1.5, 3.0) * size / 64
+def _trajectory(motion: str, t: np.ndarray, size: int, rng: np.random.Generator, motion_scale: float = 1.0,
+                corner_offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    speed = rng.uniform(1.5, 3.0) * size / 64 * motion_scale
     x0, y0 = rng.uniform(0.25 * size, 0.75 * size, 2)
+    if corner_offset > 0:  # near the centre of a random quadrant
+        side = 2 * rng.integers(0, 2, 2) - 1
+        x0, y0 = (0.5 + side * corner_offset + rng.uniform(-0.03, 0.03, 2)) * size
     if motion == "circle":
-        radius, phase = rng.uniform(0.15, 0.25) * size, rng.uniform(0, 2 * np.pi)
+        radius, phase = rng.uniform(0.15, 0.25) * size * motion_scale, rng.uniform(0, 2 * np.pi)
         omega = speed / radius * (1 if rng.random() < 0.5 else -1)
         return x0 + radius * np.cos(phase + omega * t), y0 + radius * np.sin(phase + omega * t)
     dx, dy = {"right": (1, 0), "left": (-1, 0), "up": (0, -1), "down": (0, 1),
@@ -86,19 +101,21 @@ def _mask(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
 
 
 def render_video(shape: str, motion: str, num_frames: int, size: int, rng: np.random.Generator,
-                 noise: float = 20.0, visible: np.ndarray | None = None) -> np.ndarray:
+                 noise: float = 20.0, visible: np.ndarray | None = None, object_scale: float = 1.0,
+                 motion_scale: float = 1.0, corner_offset: float = 0.0) -> np.ndarray:
     """uint8 `(T, size, size, 3)`: the class's object moving over a noisy background.
 
     `visible` (T,) bool hides the object on False frames (only background noise there).
+    `object_scale`, `motion_scale`, `corner_offset`: see `SyntheticVideoConfig`.
     """
     t = np.arange(num_frames, dtype=np.float64)
-    cx, cy = _trajectory(motion, t, size, rng)
+    cx, cy = _trajectory(motion, t, size, rng, motion_scale, corner_offset)
     grid = np.arange(size, dtype=np.float64)
     dx = grid[None, None, :] - cx[:, None, None]
     dy = grid[None, :, None] - cy[:, None, None]
     dx = (dx + size / 2) % size - size / 2  # wrap around the frame edges
     dy = (dy + size / 2) % size - size / 2
-    mask = _mask(shape, dx, dy, rng.uniform(0.09, 0.14) * size)  # (T, H, W)
+    mask = _mask(shape, dx, dy, rng.uniform(0.09, 0.14) * size * object_scale)  # (T, H, W)
     if visible is not None:
         mask &= visible[:, None, None]
     background = rng.uniform(30, 120, 3)
@@ -157,7 +174,8 @@ def _write_trx_layout(tmp: Path, cfg: SyntheticVideoConfig, rng: np.random.Gener
                     stem = f"{cls}_{i}"
                     path = tmp / "videos" / cls / f"{stem}.avi"
                     absent = False
-                frames = render_video(shape, motion, cfg.frames, cfg.size, rng, cfg.noise)
+                frames = render_video(shape, motion, cfg.frames, cfg.size, rng, cfg.noise, None, cfg.object_scale,
+                                      cfg.motion_scale, cfg.corner_offset)
                 lines.append(f"{cls}/{stem}")
                 if absent:
                     missing += 1
@@ -183,7 +201,8 @@ def _write_ucf_v2_layout(tmp: Path, cfg: SyntheticVideoConfig, rng: np.random.Ge
             start = int(rng.integers(0, seconds - length + 1))
             visible = np.zeros(frames_total, dtype=bool)
             visible[start * cfg.fps:(start + length) * cfg.fps] = True
-            frames = render_video(shape, motion, frames_total, cfg.size, rng, cfg.noise, visible)
+            frames = render_video(shape, motion, frames_total, cfg.size, rng, cfg.noise, visible, cfg.object_scale,
+                                  cfg.motion_scale, cfg.corner_offset)
             write_video(tmp / "videos" / cls / name, frames, cfg.fps)
             subset = "test" if i >= int(0.8 * cfg.videos_per_class) else "train_val"
             subsets[subset][f"{cls}/{name}"] = [{"end": start + length, "start": start}]

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 
 from vadbench.data.episodic.batch import FewShotBatch
-from vadbench.models.trx.fewshot_module import FewShotModule, OptimizerFactory
+from vadbench.models.fewshot_base import FewShotModule, OptimizerFactory
 from vadbench.models.trx.loss import trx_loss
 from vadbench.models.trx.torch_model import TRXModel
 

@@ -1,0 +1,430 @@
+"""SKPS-Net (spatio-temporal key patch selection network) in pure torch.
+
+Paper: "Anomalous action recognition via spatio-temporal relation and key patch selection"
+(SKPS-Net; conference version `skps_net_en`, journal version `skps_net_zh_journal` for the
+training tricks of its sec. 3.5 and eq. 12).
+
+Pipeline per video (B videos, T frames, frames (B, T, 3, H, W)):
+global ResNet -> feature map (B, T, C, h, w) + vector (B, T, Dg)
+-> long-short spatio-temporal relation (sec. 2.2) -> channel mean -> weights u (B, T, h, w)
+-> key patch centre (eq. 4-5) -> differentiable bilinear crop (eq. 6) (B*T, 3, P, P)
+-> local ResNet -> (B, T, Dl); the frame feature is cat(global, local) (B, T, Dg + Dl).
+Heads on an episode: multi-head cross-transformer over the global and local subspaces (eq. 7-8),
+bidirectional mean Hausdorff distance on frame features (eq. 9), extra TRX heads on the global and
+local features (journal eq. 12).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vadbench.models.trx.torch_model import TemporalCrossTransformer, build_resnet
+
+Weighting = Literal["raw", "sum", "softmax"]
+PatchMode = Literal["selected", "central", "random"]
+SelectionLayer = Literal["layer3", "layer4"]
+
+
+# ---------------------------------------------------------------------------- backbone
+class ResNetTrunk(nn.Module):
+    """torchvision ResNet returning a spatial feature map and the pooled vector of each image.
+
+    `(B, 3, H, W) -> map (B, C, h, w), vector (B, D)`; the map comes from `map_layer` (layer4 in
+    the paper: the last feature map; layer3 doubles the map resolution for tiny frames).
+    """
+
+    def __init__(self, name: str = "resnet50", weights: str | None = None, map_layer: SelectionLayer = "layer4"):
+        super().__init__()
+        if map_layer not in ("layer3", "layer4"):
+            raise ValueError(f"map_layer must be 'layer3' or 'layer4', got {map_layer!r}")
+        self.net, self.dim, self.loaded = build_resnet(name, weights)
+        self.map_layer = map_layer
+        self.map_channels = self.net.layer4[-1].conv1.in_channels if map_layer == "layer4" else \
+            self.net.layer3[-1].conv1.in_channels
+
+    def forward(self, x: torch.Tensor, with_map: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        x = n.layer3(n.layer2(n.layer1(x)))
+        feature_map = x if self.map_layer == "layer3" else None
+        x = n.layer4(x)
+        if self.map_layer == "layer4":
+            feature_map = x
+        return (feature_map if with_map else None), torch.flatten(n.avgpool(x), 1)
+
+
+# ---------------------------------------------------------------------------- sec. 2.2
+class TemporalMapRelation(nn.Module):
+    """Temporal relation module (sec. 2.2.1, eq. 1-2): a single-channel mask from all T frames.
+
+    channel mean (N, T, H, W) -> K1: 1x1 conv with the T frames as channels (eq. 1) -> K2: 3D conv
+    over (T, H, W) with one channel (eq. 2) -> sigmoid -> mask (N, T, 1, H, W) x input.
+    """
+
+    def __init__(self, seq_len: int, kernel_3d: int = 3):
+        super().__init__()
+        self.k1 = nn.Conv2d(seq_len, seq_len, kernel_size=1)
+        self.k2 = nn.Conv3d(1, 1, kernel_size=kernel_3d, padding=kernel_3d // 2)
+
+    def mask(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, T, C, H, W) -> mask (N, T, 1, H, W) in (0, 1)."""
+        f = x.mean(dim=2)                          # F: channel mean, (N, T, H, W)
+        f = self.k1(f)                             # eq. (1): F'' = K1 * F', frames as channels
+        f = self.k2(f.unsqueeze(1)).squeeze(1)     # eq. (2): F''' = K2 * F'', (N, 1, T, H, W)
+        return torch.sigmoid(f).unsqueeze(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mask(x) * x
+
+
+class MotionMapRelation(nn.Module):
+    """Motion relation module (sec. 2.2.2, eq. 3): frame differences of encoded maps as a mask.
+
+    M = 1x1 conv C -> 1 per frame; M''_t = K3 * M_{t+1} - M_t (K3: 3x3 conv) for t < T-1 and
+    zeros at the last frame (journal: "zero at the last frame's position"); sigmoid -> mask x input.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.squeeze = nn.Conv2d(channels, 1, kernel_size=1)
+        self.k3 = nn.Conv2d(1, 1, kernel_size=3, padding=1)
+
+    def mask(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, T, C, H, W) -> mask (N, T, 1, H, W) in (0, 1)."""
+        n, t, c, h, w = x.shape
+        m = self.squeeze(x.flatten(0, 1)).view(n, t, 1, h, w)
+        encoded = self.k3(m[:, 1:].flatten(0, 1)).view(n, t - 1, 1, h, w)
+        diff = encoded - m[:, :-1]                                 # eq. (3)
+        diff = torch.cat([diff, diff.new_zeros(n, 1, 1, h, w)], dim=1)  # last frame: zero
+        return torch.sigmoid(diff)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mask(x) * x
+
+
+class LongShortRelation(nn.Module):
+    """Long-short feature-map spatio-temporal relation (sec. 2.2): temporal + motion outputs added.
+
+    With one submodule switched off the other's output is returned; with both off the input.
+    """
+
+    def __init__(self, channels: int, seq_len: int, temporal: bool = True, motion: bool = True,
+                 kernel_3d: int = 3):
+        super().__init__()
+        self.temporal = TemporalMapRelation(seq_len, kernel_3d) if temporal else None
+        self.motion = MotionMapRelation(channels) if motion else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, T, C, H, W)
+        parts = [m(x) for m in (self.temporal, self.motion) if m is not None]
+        if not parts:
+            return x
+        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+
+
+# ---------------------------------------------------------------------------- sec. 2.3
+def shift_vectors(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """(h*w, 2) shift vectors (x, y) from the range centre to the h x w candidate points.
+
+    In units of the half range: the points are spread uniformly over the allowed range of the
+    centre (journal eq. 5), so the corner points have shifts (+-1, +-1); a side of 1 gives 0.
+    """
+    xs = torch.linspace(-1, 1, w, device=device, dtype=dtype) if w > 1 else torch.zeros(1, device=device, dtype=dtype)
+    ys = torch.linspace(-1, 1, h, device=device, dtype=dtype) if h > 1 else torch.zeros(1, device=device, dtype=dtype)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy], dim=-1).reshape(h * w, 2)
+
+
+def shift_weights(weight_map: torch.Tensor, weighting: Weighting = "raw", temperature: float = 1.0) -> torch.Tensor:
+    """Feature-map values (B, h, w) -> weights u_i (B, h*w) of the shift vectors.
+
+    raw: the values themselves (eq. 4 as written; the clamp of eq. 5 keeps the point in range);
+    sum: ReLU'd values divided by their sum (a weighted centroid);
+    softmax: softmax over the grid of values / temperature.
+    """
+    u = weight_map.flatten(1)
+    if weighting == "raw":
+        return u
+    if weighting == "sum":
+        u = F.relu(u)
+        return u / u.sum(dim=1, keepdim=True).clamp_min(1e-6)
+    if weighting == "softmax":
+        return (u / temperature).softmax(dim=1)
+    raise ValueError(f"unknown weighting {weighting!r}; expected raw, sum or softmax")
+
+
+def centre_range(size: int, patch: int) -> tuple[float, float]:
+    """[l_a, h_a]: centres (pixel-edge coordinates) whose patch lies inside a side of `size` pixels."""
+    if patch > size:
+        raise ValueError(f"key patch of {patch} px does not fit in frames of {size} px")
+    return patch / 2.0, size - patch / 2.0
+
+
+def select_centres(weight_map: torch.Tensor, frame_hw: tuple[int, int], patch: int, weighting: Weighting = "raw",
+                   temperature: float = 1.0) -> torch.Tensor:
+    """Key patch centres (B, 2) as (x, y) pixel-edge coordinates from weight maps (B, h, w).
+
+    eq. (4): A = sum_i u_i l_i; eq. (5): its end point clamped to [l_a, h_a] per axis.
+    Pixel k covers [k, k+1), so an integer centre is a crop on the pixel grid (see `crop_patches`).
+    """
+    b, h, w = weight_map.shape
+    height, width = frame_hw
+    shifts = shift_vectors(h, w, weight_map.device, weight_map.dtype)          # (h*w, 2), half-range units
+    a = shift_weights(weight_map, weighting, temperature) @ shifts               # eq. (4), (B, 2)
+    (lx, hx), (ly, hy) = centre_range(width, patch), centre_range(height, patch)
+    low = weight_map.new_tensor([lx, ly])
+    high = weight_map.new_tensor([hx, hy])
+    centre = (low + high) / 2 + a * (high - low) / 2
+    return torch.minimum(torch.maximum(centre, low), high)                      # eq. (5): g(.)
+
+
+def crop_patches(frames: torch.Tensor, centres: torch.Tensor, patch: int) -> torch.Tensor:
+    """Bilinear crops (B, C, P, P) of frames (B, C, H, W) at fractional centres (B, 2) = (x, y).
+
+    eq. (6) via `grid_sample` (bilinear, align_corners=False): the patch's pixel (i, j) samples the
+    point (x - P/2 + j + 0.5, y - P/2 + i + 0.5); for integer centres these are pixel centres and the
+    crop is exact. Differentiable in both the frames and the centres.
+    """
+    b, _, height, width = frames.shape
+    offsets = torch.arange(patch, device=frames.device, dtype=frames.dtype) - patch / 2 + 0.5
+    xs = (centres[:, 0:1] + offsets) * (2.0 / width) - 1      # (B, P), normalised to [-1, 1]
+    ys = (centres[:, 1:2] + offsets) * (2.0 / height) - 1
+    grid = torch.stack([xs[:, None, :].expand(b, patch, patch), ys[:, :, None].expand(b, patch, patch)], dim=-1)
+    return F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+# ---------------------------------------------------------------------------- sec. 2.4
+def hausdorff_distance(support: torch.Tensor, query: torch.Tensor, reduction: Literal["mean", "sum"] = "mean",
+                       eps: float = 1e-8) -> torch.Tensor:
+    """Bidirectional mean Hausdorff distance (eq. 9) between frame sets: (S, T, D), (Q, T', D) -> (Q, S).
+
+    d(f, g) = 1 - cos(f, g). Each support frame takes its nearest query frame and each query frame
+    its nearest support frame; `mean` averages each direction over its frames (the paper's 1/d read
+    as 1/number of frames), `sum` sums them (HyRSM's code).
+    """
+    s = F.normalize(support, dim=-1, eps=eps)
+    q = F.normalize(query, dim=-1, eps=eps)
+    dist = 1 - torch.einsum("qjd,sid->qsij", q, s)          # (Q, S, Ts, Tq)
+    s_to_q = dist.min(dim=3).values                          # each support frame -> nearest query frame
+    q_to_s = dist.min(dim=2).values                          # each query frame -> nearest support frame
+    if reduction == "mean":
+        return s_to_q.mean(dim=-1) + q_to_s.mean(dim=-1)
+    if reduction == "sum":
+        return s_to_q.sum(dim=-1) + q_to_s.sum(dim=-1)
+    raise ValueError(f"unknown Hausdorff reduction {reduction!r}; expected mean or sum")
+
+
+class CrossTransformerHead(nn.Module):
+    """TRX cross-transformers over one feature space, one per cardinality; logits averaged."""
+
+    def __init__(self, dim: int, seq_len: int, cardinalities: tuple[int, ...], proj_dim: int, pe_scale: float,
+                 dropout: float):
+        super().__init__()
+        self.transformers = nn.ModuleList(TemporalCrossTransformer(dim, seq_len, c, proj_dim, pe_scale, dropout)
+                                          for c in cardinalities)
+
+    def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
+        return torch.stack([t(support, query, way) for t in self.transformers], dim=-1).mean(dim=-1)
+
+
+class SubspaceCrossTransformer(nn.Module):
+    """Multi-head attention cross-transformer (sec. 2.4.1, eq. 7-8).
+
+    Each subspace (global, local) has its own key/value maps per head (eq. 7); the distance of eq. 8,
+    ||cat(S_g, S_l) - cat(V_qg, V_ql)||^2 over the tuples, is the sum of the subspaces' (and
+    heads') squared distances, so the logits are the sum of one TRX cross-transformer per subspace
+    and head. `heads` key/value sets per subspace, each of `proj_dim // heads` dims.
+    """
+
+    def __init__(self, dims: tuple[int, ...], seq_len: int, cardinalities: tuple[int, ...], proj_dim: int,
+                 heads: int = 1, pe_scale: float = 0.1, dropout: float = 0.1):
+        super().__init__()
+        if proj_dim % heads:
+            raise ValueError(f"proj_dim {proj_dim} is not divisible by heads {heads}")
+        self.dims = tuple(dims)
+        self.heads = nn.ModuleList(
+            CrossTransformerHead(d, seq_len, cardinalities, proj_dim // heads, pe_scale, dropout)
+            for d in dims for _ in range(heads))
+        self.n_heads = heads
+
+    def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
+        s_parts = support.split(self.dims, dim=-1)
+        q_parts = query.split(self.dims, dim=-1)
+        logits = 0
+        for k, head in enumerate(self.heads):
+            i = k // self.n_heads
+            logits = logits + head(s_parts[i], q_parts[i], way)  # eq. (8): subspace distances add up
+        return logits
+
+
+# ---------------------------------------------------------------------------- the network
+@dataclass
+class SKPSOutputs:
+    """Logits (Q, C) of one episode; None where the module is switched off.
+
+    cross_transformer: multi-head cross-transformer over the final features (eq. 7-8), or the plain
+        TRX head on them when the refined loss is off;
+    temporal: -D_TR (eq. 9), averaged over the shots of each class;
+    global_trm, local_trm: the extra TRX heads of journal eq. 12;
+    eval: the logits used for accuracy.
+    """
+
+    cross_transformer: torch.Tensor
+    temporal: torch.Tensor | None
+    global_trm: torch.Tensor | None
+    local_trm: torch.Tensor | None
+    eval: torch.Tensor
+
+
+class SKPSNetModel(nn.Module):
+    """SKPS-Net: global branch, spatio-temporal relation, key patch selection, key-patch branch, heads.
+
+    Args: see `vadbench.models.skps_net.SKPSNet` (every switch is documented there).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "resnet50",
+        backbone_weights: str | None = None,
+        local_backbone: str | None = None,
+        local_backbone_weights: str | None = None,
+        selection_layer: SelectionLayer = "layer4",
+        seq_len: int = 8,
+        patch_size: int = 128,
+        use_patch: bool = True,
+        patch_mode: PatchMode = "selected",
+        use_relation: bool = True,
+        relation_temporal: bool = True,
+        relation_motion: bool = True,
+        relation_kernel_3d: int = 3,
+        weighting: Weighting = "raw",
+        temperature: float = 1.0,
+        stop_gradient: bool = True,
+        random_map_prob: float = 0.5,
+        refined_loss: bool = True,
+        heads_per_subspace: int = 1,
+        hausdorff_reduction: Literal["mean", "sum"] = "mean",
+        extra_trm: bool = True,
+        eval_logits: Literal["cross_transformer", "cross_transformer+temporal"] = "cross_transformer",
+        cardinalities: tuple[int, ...] = (2, 3),
+        proj_dim: int = 1152,
+        pe_scale: float = 0.1,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        if patch_mode not in ("selected", "central", "random"):
+            raise ValueError(f"unknown patch_mode {patch_mode!r}; expected selected, central or random")
+        if not 0.0 <= random_map_prob <= 1.0:
+            raise ValueError(f"random_map_prob must be in [0, 1], got {random_map_prob}")
+        self.seq_len, self.patch_size, self.use_patch, self.patch_mode = seq_len, patch_size, use_patch, patch_mode
+        self.weighting, self.temperature = weighting, temperature
+        self.stop_gradient, self.random_map_prob = stop_gradient, random_map_prob
+        self.refined_loss, self.hausdorff_reduction, self.eval_logits = refined_loss, hausdorff_reduction, eval_logits
+        self.global_net = ResNetTrunk(backbone, backbone_weights, selection_layer)
+        self.global_dim = self.global_net.dim
+        self.relation = None
+        self.local_net = None
+        self.local_dim = 0
+        if use_patch:
+            if use_relation and (relation_temporal or relation_motion):
+                self.relation = LongShortRelation(self.global_net.map_channels, seq_len, relation_temporal,
+                                                  relation_motion, relation_kernel_3d)
+            self.local_net = ResNetTrunk(local_backbone or backbone, local_backbone_weights)
+            self.local_dim = self.local_net.dim
+        dims = (self.global_dim, self.local_dim) if use_patch else (self.global_dim,)
+        head_args = (seq_len, tuple(cardinalities), proj_dim)
+        if refined_loss:
+            self.final_head = SubspaceCrossTransformer(dims, *head_args, heads_per_subspace, pe_scale, dropout)
+        else:
+            self.final_head = CrossTransformerHead(sum(dims), *head_args, pe_scale, dropout)
+        self.extra_trm = extra_trm and use_patch
+        if self.extra_trm:
+            self.global_head = CrossTransformerHead(self.global_dim, *head_args, pe_scale, dropout)
+            self.local_head = CrossTransformerHead(self.local_dim, *head_args, pe_scale, dropout)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.global_dim + self.local_dim
+
+    @property
+    def backbone_loaded(self) -> bool:
+        return self.global_net.loaded and (self.local_net is None or self.local_net.loaded)
+
+    # ------------------------------------------------------------------ patch selection
+    def selection_map(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """Global feature maps (B, T, C, h, w) -> single-channel weight maps (B, T, h, w).
+
+        Journal sec. 3.5: the gradient is stopped between the global feature map and the selection
+        branch (`stop_gradient`); the relation module (sec. 2.2) then channel mean.
+        """
+        if self.stop_gradient:
+            feature_map = feature_map.detach()
+        if self.relation is not None:
+            feature_map = self.relation(feature_map)
+        weight_map = feature_map.mean(dim=2)
+        if self.training and self.random_map_prob > 0:
+            # journal sec. 3.5: with probability p a video's selection is driven by a random map
+            b, t, h, w = weight_map.shape
+            use_random = torch.rand(b, 1, 1, 1, device=weight_map.device) < self.random_map_prob
+            weight_map = torch.where(use_random, torch.rand_like(weight_map), weight_map)
+        return weight_map
+
+    def patch_centres(self, feature_map: torch.Tensor, frame_hw: tuple[int, int]) -> torch.Tensor:
+        """Key patch centres (B, T, 2) = (x, y) pixel coordinates for feature maps (B, T, C, h, w)."""
+        b, t = feature_map.shape[:2]
+        (lx, hx), (ly, hy) = centre_range(frame_hw[1], self.patch_size), centre_range(frame_hw[0], self.patch_size)
+        if self.patch_mode == "central":   # Table 4: patch at the frame centre
+            return feature_map.new_tensor([(lx + hx) / 2, (ly + hy) / 2]).expand(b, t, 2)
+        if self.patch_mode == "random":    # Table 4: patch at a uniformly random position
+            u = torch.rand(b, t, 2, device=feature_map.device, dtype=feature_map.dtype)
+            return feature_map.new_tensor([lx, ly]) + u * feature_map.new_tensor([hx - lx, hy - ly])
+        weight_map = self.selection_map(feature_map)
+        return select_centres(weight_map.flatten(0, 1), frame_hw, self.patch_size, self.weighting,
+                              self.temperature).view(b, t, 2)
+
+    # ------------------------------------------------------------------ features
+    def embed_with_centres(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, 3, H, W) -> frame features (B, T, Dg + Dl) = cat(global, local), centres (B, T, 2)."""
+        b, t, _, height, width = frames.shape
+        flat = frames.flatten(0, 1)
+        feature_map, global_vec = self.global_net(flat, with_map=self.use_patch)
+        global_vec = global_vec.view(b, t, -1)
+        if not self.use_patch:
+            return global_vec, None
+        feature_map = feature_map.view(b, t, *feature_map.shape[1:])
+        centres = self.patch_centres(feature_map, (height, width))
+        patches = crop_patches(flat, centres.flatten(0, 1), self.patch_size)  # eq. (6)
+        _, local_vec = self.local_net(patches, with_map=False)
+        return torch.cat([global_vec, local_vec.view(b, t, -1)], dim=-1), centres
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.embed_with_centres(frames)[0]
+
+    # ------------------------------------------------------------------ heads
+    def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
+                way: int) -> SKPSOutputs:
+        """Episode logits from frame features: support (S, T, D), labels (S,) in [0, C), query (Q, T, D)."""
+        counts = torch.bincount(support_labels, minlength=way)
+        if counts.numel() != way or bool((counts != counts[0]).any()) or int(counts[0]) == 0:
+            raise ValueError(f"SKPS-Net needs the same number of shots for each of the {way} classes; "
+                             f"got counts {counts.tolist()}")
+        support = support[torch.argsort(support_labels, stable=True)]  # class-major
+        final = self.final_head(support, query, way)
+        temporal = None
+        if self.refined_loss:
+            # eq. (9) per query-support pair, averaged over the shots of each class
+            d = hausdorff_distance(support, query, self.hausdorff_reduction)
+            temporal = -d.view(d.shape[0], way, -1).mean(dim=-1)
+        global_trm = local_trm = None
+        if self.extra_trm:
+            g, l = self.global_dim, self.local_dim
+            global_trm = self.global_head(support[..., :g], query[..., :g], way)
+            local_trm = self.local_head(support[..., g:g + l], query[..., g:g + l], way)
+        logits = final
+        if self.eval_logits == "cross_transformer+temporal" and temporal is not None:
+            logits = final + temporal
+        return SKPSOutputs(final, temporal, global_trm, local_trm, logits)
