@@ -19,7 +19,7 @@ SSRL's). Every event (anomaly or decoy) gets a spatial extent: one cell of one c
 (a small or medium event) or, with probability `frame_event_fraction`, the whole frame. A patch's
 shift is the event's shift times the fraction of the patch the event covers, so an event is strong
 in the patches of its own scale and diluted in coarser ones; the clip feature sees an anomaly only
-in proportion to its area (a 4x7-cell event moves the clip feature by 1/28). A clip-only model
+(and a decoy) in proportion to its area (a 4x7-cell event moves the clip feature by 1/28). A clip-only model
 therefore misses the small anomalies that a patch model can find, and which scales a model uses
 matters. Patch values come from their own random stream, so the clip files stay deterministic.
 """
@@ -104,13 +104,14 @@ def _extent(rng: np.random.Generator, cfg: SyntheticMILConfig) -> tuple[float, f
 
 
 def _patch_videos(rng: np.random.Generator, cfg: SyntheticMILConfig, t: int, events, extents, direction,
-                  decoys, decoy_dirs) -> dict[str, np.ndarray]:
-    """Patch features of one video for every configured grid: scale -> [T, P, D] float32."""
+                  decoys, decoy_extents, decoy_picks, decoy_dirs) -> dict[str, np.ndarray]:
+    """Patch features of one video for every configured grid: scale -> [T, P, D] float32.
+
+    The events and decoys are the clip's (same snippets, same directions), placed at their extents.
+    """
     d = cfg.feature_dim
     scale = np.sqrt(d)
     background = rng.standard_normal(d) * rng.uniform(0.3, 1.5)
-    decoy_extents = [_extent(rng, cfg) for _ in decoys]
-    decoy_picks = [int(rng.integers(len(decoy_dirs))) for _ in decoys]
     out = {}
     for name in cfg.patch_grids:
         rows, cols = grid_shape(name)
@@ -121,7 +122,7 @@ def _patch_videos(rng: np.random.Generator, cfg: SyntheticMILConfig, t: int, eve
         for i in range(1, t):  # AR(1) temporal correlation, all patches at once
             noise[i] = 0.7 * noise[i - 1] + np.sqrt(1 - 0.49) * rng.standard_normal((p, d))
         feat = cell_bg + cfg.patch_noise * noise
-        for (a, b), rect, k in zip(decoys, decoy_extents, decoy_picks):
+        for (a, b), rect, k in zip(decoys, decoy_extents, decoy_picks):  # the clip's decoys, localised
             feat[a:b] += cfg.decoy_strength * scale * _coverage(rect, rows, cols)[:, None] * decoy_dirs[k]
         for (a, b), rect in zip(events, extents):
             cover = _coverage(rect, rows, cols)[:, None]
@@ -150,7 +151,8 @@ def _events(rng: np.random.Generator, t: int) -> list[tuple[int, int]]:
 
 
 def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, decoy_dirs,
-           event_areas: list[float] | None = None) -> np.ndarray:
+           event_areas: list[float] | None = None, decoy_areas: list[float] | None = None,
+           decoy_picks: list[int] | None = None) -> np.ndarray:
     d, c = cfg.feature_dim, cfg.crops
     background = rng.standard_normal(d) * rng.uniform(0.3, 1.5)  # scenes differ in overall magnitude
     noise = np.empty((t, d))
@@ -159,8 +161,13 @@ def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, deco
         noise[i] = 0.7 * noise[i - 1] + np.sqrt(1 - 0.49) * rng.standard_normal(d)
     feat = background + noise
     scale = np.sqrt(d)
-    for a, b in decoys:  # normal activity: same size as an anomaly, other directions
-        feat[a:b] += cfg.decoy_strength * scale * decoy_dirs[int(rng.integers(len(decoy_dirs)))]
+    for j, (a, b) in enumerate(decoys):  # normal activity: same size as an anomaly, other directions
+        pick = int(rng.integers(len(decoy_dirs)))
+        if decoy_areas is None:
+            feat[a:b] += cfg.decoy_strength * scale * decoy_dirs[pick]
+        else:  # with patches: decoys are local too, seen in proportion to their area
+            feat[a:b] += decoy_areas[j] * cfg.decoy_strength * scale * decoy_dirs[pick]
+            decoy_picks.append(pick)
     if event_areas is None:
         for a, b in events:  # anomaly: its class direction, and a larger magnitude (RTFM's premise)
             feat[a:b] += cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b]
@@ -198,24 +205,28 @@ def write_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig | None = No
             decoys = _events(rng, t)
             # patch streams: one generator per video, independent of the clip stream above
             patch_rng = np.random.default_rng([cfg.seed, 1 if split == "train" else 2, video_number])
-            extents = [_extent(patch_rng, cfg) for _ in events] if cfg.patch_grids else None
-            areas = [(r[1] - r[0]) * (r[3] - r[2]) for r in extents] if extents is not None else None
+            areas = decoy_areas = decoy_picks = None
+            if cfg.patch_grids:
+                extents = [_extent(patch_rng, cfg) for _ in events]
+                decoy_extents = [_extent(patch_rng, cfg) for _ in decoys]
+                areas = [(r[1] - r[0]) * (r[3] - r[2]) for r in extents]
+                decoy_areas = [(r[1] - r[0]) * (r[3] - r[2]) for r in decoy_extents]
+                decoy_picks = []
             if label:
                 cls = next(k for k in ANOMALY_CLASSES if name.startswith(k))
-                feat = _video(rng, cfg, t, events, class_dirs[cls], decoys, decoy_dirs, areas)
+                feat = _video(rng, cfg, t, events, class_dirs[cls], decoys, decoy_dirs, areas, decoy_areas, decoy_picks)
                 if cfg.patch_grids:
-                    patch_decoys = _events(patch_rng, t)
-                    patches = _patch_videos(patch_rng, cfg, t, events, extents, class_dirs[cls], patch_decoys,
-                                            decoy_dirs)
+                    patches = _patch_videos(patch_rng, cfg, t, events, extents, class_dirs[cls], decoys,
+                                            decoy_extents, decoy_picks, decoy_dirs)
                 fps = cfg.frames_per_snippet
                 iv = [(a * fps + 1, b * fps) for a, b in events] + [(-1, -1)] * (2 - len(events))
                 if split == "test":
                     annotations.append(f"{name}.mp4  {cls}  " + "  ".join(f"{s}  {e}" for s, e in iv))
             else:
-                feat = _video(rng, cfg, t, [], None, decoys, decoy_dirs)
+                feat = _video(rng, cfg, t, [], None, decoys, decoy_dirs, areas, decoy_areas, decoy_picks)
                 if cfg.patch_grids:
-                    patch_decoys = _events(patch_rng, t)
-                    patches = _patch_videos(patch_rng, cfg, t, [], [], None, patch_decoys, decoy_dirs)
+                    patches = _patch_videos(patch_rng, cfg, t, [], [], None, decoys, decoy_extents, decoy_picks,
+                                            decoy_dirs)
                 if split == "test":
                     annotations.append(f"{name}.mp4  Normal  -1  -1  -1  -1")
             np.save(tmp / "features" / split / f"{name}_i3d.npy", feat)

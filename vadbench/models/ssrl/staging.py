@@ -1,0 +1,83 @@
+"""Stage-wise training shared by SSRL (step-by-step scales) and MSIP (two stages).
+
+A stage starts from the previous stage's checkpoint (`stage_checkpoint`) and, with
+`freeze_loaded=True`, trains only the parameters that checkpoint did not have (the new branch);
+everything loaded stays bit-identical: its parameters get no gradient and its BatchNorm layers stay
+in eval mode, so their running statistics do not move either. The official SSRL code meant to do
+this but never loaded the previous stage (`state_dict().update(...)` has no effect); here a
+checkpoint that does not fit the model is an error naming the offending keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class StageCheckpointError(ValueError):
+    pass
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The `state_dict` of a Lightning checkpoint (or a bare state dict saved with torch.save)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"stage checkpoint {path} not found (the previous stage's last.ckpt)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)  # the user's own previous stage
+    except Exception as err:  # noqa: BLE001 - any unreadable file is reported the same way
+        raise StageCheckpointError(f"stage checkpoint {path} is not a readable torch checkpoint: {err}") from err
+    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise StageCheckpointError(f"stage checkpoint {path}: expected a Lightning checkpoint with a 'state_dict'")
+    return state
+
+
+def load_stage(module: nn.Module, path: str | Path, freeze_loaded: bool = True) -> tuple[list[str], list[str]]:
+    """Load the previous stage into `module`; return (loaded keys, new keys).
+
+    Every key of the checkpoint must exist in `module` with the same shape; keys of `module` that the
+    checkpoint lacks are the new stage's parameters. With `freeze_loaded`, loaded parameters stop
+    requiring gradients and the modules whose parameters are all loaded are recorded as frozen
+    (see `FrozenModules.train`).
+    """
+    state = read_state_dict(path)
+    own = module.state_dict()
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in state if k in own and own[k].shape != state[k].shape)
+    if unexpected or wrong:
+        details = "".join([f"\n  not in this model: {unexpected[:10]}" if unexpected else "",
+                           f"\n  shape differs: {[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in wrong[:10]]}"
+                           if wrong else ""])
+        raise StageCheckpointError(f"stage checkpoint {path} does not fit {type(module).__name__}:{details}")
+    module.load_state_dict(state, strict=False)
+    new = sorted(set(own) - set(state))
+    if freeze_loaded:
+        for name, param in module.named_parameters():
+            if name in state:
+                param.requires_grad_(False)
+    return sorted(state), new
+
+
+def frozen_submodules(module: nn.Module) -> list[nn.Module]:
+    """Submodules with parameters, all of which are frozen (their BatchNorm stats must not move)."""
+    out = []
+    for m in module.modules():
+        params = list(m.parameters(recurse=False))
+        if params and not any(p.requires_grad for p in params):
+            out.append(m)
+    return out
+
+
+class FrozenModules:
+    """Mixin for a LightningModule: keeps frozen submodules in eval mode whenever it is trained."""
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode:
+            for m in frozen_submodules(self):
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
