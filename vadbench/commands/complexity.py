@@ -22,6 +22,11 @@ from vadbench.data.synthetic import grid_shape
 
 def build_module(config: list[str], overrides: list[str]):
     """The LightningModule a config describes (no data is read, no trainer runs)."""
+    return build_cli(config, overrides).model
+
+
+def build_cli(config: list[str], overrides: list[str]):
+    """The VadbenchCLI of a config, instantiated but not run (model, datamodule, trainer)."""
     import logging
     import warnings
 
@@ -33,8 +38,7 @@ def build_module(config: list[str], overrides: list[str]):
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cli = VadbenchCLI(args=_resolve_config_args(args + overrides + ["--trainer.logger=false"]), run=False)
-    return cli.model
+        return VadbenchCLI(args=_resolve_config_args(args + overrides + ["--trainer.logger=false"]), run=False)
 
 
 def example_batch(module, snippets: int, crops: int, device: str | torch.device = "meta") -> MILBatch:

@@ -23,7 +23,7 @@ class StagedMILModule(FrozenModules, MILAnomalyModule):
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.stage_checkpoint and not getattr(self, "_stage_loaded", False):
-            loaded, new = load_stage(self.model, self.stage_checkpoint, self.freeze_loaded)
+            loaded, new = load_stage(self, self.stage_checkpoint, self.freeze_loaded)
             self._stage_loaded = True
             self.stage_keys = {"loaded": loaded, "new": new}
             if self.freeze_loaded and not any(p.requires_grad for p in self.parameters()):
