@@ -29,6 +29,11 @@ class StagedMILModule(FrozenModules, MILAnomalyModule):
             if self.freeze_loaded and not any(p.requires_grad for p in self.parameters()):
                 raise ValueError(f"stage checkpoint {self.stage_checkpoint} already holds every parameter of this "
                                  f"model, so nothing would train; add a patch scale or set freeze_loaded: false")
+            self.train(self.training)                      # frozen BatchNorms to eval now
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning does not call .train() itself at fit start; keep frozen BatchNorm stats fixed.
+        self.train()
 
     def training_step(self, batch: MILBatch, batch_idx: int) -> torch.Tensor:
         out = self.model(batch.features, batch.mask, batch.patches)

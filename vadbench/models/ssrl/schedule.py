@@ -15,13 +15,14 @@ import yaml
 from vadbench.paths import resolve_config
 
 
-def configured_scales(config: str) -> list[str]:
-    """The model's `patch_scales` in a config file (the last stage's scales)."""
-    path = resolve_config(config)
-    cfg = yaml.safe_load(path.read_text()) or {}
-    scales = ((cfg.get("model") or {}).get("init_args") or {}).get("patch_scales")
+def configured_scales(configs: list[str]) -> list[str]:
+    """The model's `patch_scales` (the last stage's scales): the last config that sets them wins."""
+    scales = None
+    for config in configs:
+        cfg = yaml.safe_load(resolve_config(config).read_text()) or {}
+        scales = ((cfg.get("model") or {}).get("init_args") or {}).get("patch_scales", scales)
     if not scales:
-        raise ValueError(f"{path}: model.init_args.patch_scales is empty; a staged schedule needs patch scales")
+        raise ValueError(f"{configs}: model.init_args.patch_scales is empty; a staged schedule needs patch scales")
     return list(scales)
 
 
@@ -35,7 +36,7 @@ def two_stage(scales: list[str]) -> list[list[str]]:
     return [[], list(scales)]
 
 
-def run_schedule(config: str, stages: list[list[str]], out_dir: str | Path, extra_args: list[str],
+def run_schedule(configs: list[str], stages: list[list[str]], out_dir: str | Path, extra_args: list[str],
                  setting_prefix: str = "stage", first_checkpoint: str | None = None) -> list[dict]:
     """Fit and test every stage in order; returns one dict per stage (scales, checkpoint, test metrics)."""
     from vadbench.cli import run_cli
@@ -45,7 +46,7 @@ def run_schedule(config: str, stages: list[list[str]], out_dir: str | Path, extr
     summary = []
     for k, scales in enumerate(stages, start=1):
         stage_dir = out_dir / f"{setting_prefix}{k}"
-        args = ["fit", "--config", config, *extra_args,
+        args = ["fit", *[a for c in configs for a in ("--config", c)], *extra_args,
                 f"--model.init_args.patch_scales={json.dumps(scales)}",
                 f"--data.init_args.patch_scales={json.dumps(scales)}",
                 f"--model.init_args.stage_checkpoint={previous if previous else 'null'}",
@@ -71,7 +72,8 @@ def schedule_main(argv: list[str], model: str, make_stages) -> int:
 
     parser = argparse.ArgumentParser(prog=f"vadbench {model}_schedule",
                                      description=f"Run {model.upper()}'s staged training; extra args go to every stage")
-    parser.add_argument("--config", required=True, help="the model's config (its patch_scales = last stage's)")
+    parser.add_argument("--config", action="append", required=True,
+                        help="the model's config (its patch_scales = last stage's); may repeat")
     parser.add_argument("--scales", nargs="+", default=None, help="patch scales in the order they are added")
     parser.add_argument("--out", default=None, help=f"stage folders (default runs/{model}_schedule)")
     parser.add_argument("--first_checkpoint", default=None,
