@@ -190,6 +190,9 @@ def crop_patches(frames: torch.Tensor, centres: torch.Tensor, patch: int) -> tor
     crop is exact. Differentiable in both the frames and the centres.
     """
     b, _, height, width = frames.shape
+    if not bool(torch.isfinite(centres).all()):  # grid_sample would read out of bounds on NaN
+        raise FloatingPointError("SKPS-Net: key patch centres are not finite (NaN/inf in the selection "
+                                 "feature map: training diverged; lower the learning rate)")
     offsets = torch.arange(patch, device=frames.device, dtype=frames.dtype) - patch / 2 + 0.5
     xs = (centres[:, 0:1] + offsets) * (2.0 / width) - 1      # (B, P), normalised to [-1, 1]
     ys = (centres[:, 1:2] + offsets) * (2.0 / height) - 1
