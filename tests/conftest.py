@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# One intra-op thread: the tests' tensors are small, and on a busy 2-core machine more threads
+# oversubscribe the cores (measured 40x slower). Subprocesses inherit the variable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VADBENCH_SHARED", REPO.parent / "shared"))
@@ -34,6 +40,6 @@ def tiny_synthetic_mil(tmp_path_factory) -> Path:
     from vadbench.data.synthetic import SyntheticMILConfig, write_synthetic_mil
 
     out = tmp_path_factory.mktemp("synth") / "mil"
-    cfg = SyntheticMILConfig(feature_dim=32, crops=2, train_normal=12, train_abnormal=12, test_normal=6,
-                             test_abnormal=6, min_snippets=20, max_snippets=50)
+    cfg = SyntheticMILConfig(feature_dim=64, crops=2, train_normal=24, train_abnormal=24, test_normal=8,
+                             test_abnormal=8, min_snippets=24, max_snippets=60)
     return write_synthetic_mil(out, cfg)

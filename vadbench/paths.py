@@ -43,7 +43,7 @@ def resolve_config(name: str) -> Path:
     """
     path = Path(name).expanduser()
     if path.is_file():
-        return path
+        return path.resolve()
     tried = [str(path)]
     rel = Path(*path.parts[1:]) if path.parts and path.parts[0] == "configs" else path
     candidates = [CONFIGS_DIR / rel]
@@ -53,11 +53,11 @@ def resolve_config(name: str) -> Path:
         parts = stem.split("_")
         for i in range(len(parts) - 1, 0, -1):
             model, rest = "_".join(parts[:i]), "_".join(parts[i:])
+            candidates.append(CONFIGS_DIR / model / f"{rest}.yaml")
             for alias, full in sorted(DATASET_ALIASES.items(), key=lambda kv: -len(kv[0])):
                 if rest == alias or rest.startswith(alias + "_"):
-                    rest = full + rest[len(alias):]
+                    candidates.append(CONFIGS_DIR / model / f"{full + rest[len(alias):]}.yaml")
                     break
-            candidates.append(CONFIGS_DIR / model / f"{rest}.yaml")
     for cand in candidates:
         tried.append(str(cand))
         if cand.is_file():

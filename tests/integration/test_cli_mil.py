@@ -12,7 +12,7 @@ from vadbench.cli import main, run_cli
 from vadbench.results import load_records, make_record, write_record
 
 
-def _common(root: Path, tmp_path: Path, dim: int = 32) -> list[str]:
+def _common(root: Path, tmp_path: Path, dim: int = 64) -> list[str]:
     return [f"--data.init_args.root={root}", f"--data.init_args.feature_dim={dim}",
             f"--model.init_args.feature_dim={dim}", "--data.init_args.batch_size=8",
             "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
@@ -23,10 +23,10 @@ def test_rtfm_learns_on_synthetic_from_the_cli(tiny_synthetic_mil, tmp_path):
     """Init AUC vs trained AUC, both through `vadbench test/fit`; result JSON fields."""
     common = _common(tiny_synthetic_mil, tmp_path)
     assert main(["test", "--config", "rtfm/synthetic.yaml", *common, "--setting=init"]) == 0
-    assert main(["fit", "--config", "rtfm/synthetic.yaml", *common, "--trainer.max_steps=120"]) == 0
+    assert main(["fit", "--config", "rtfm/synthetic.yaml", *common, "--trainer.max_steps=300"]) == 0
     records = {r["setting"]: r for r in load_records([tmp_path / "results"])}
     init, trained = records["init"]["metrics"]["frame_auc_micro"], records["default"]["metrics"]["frame_auc_micro"]
-    assert trained > 0.8 and trained > init + 0.1, (init, trained)
+    assert trained > 0.75 and trained > init + 0.25, (init, trained)
     rec = records["default"]
     assert rec["model"] == "rtfm" and rec["dataset"] == "synthetic" and rec["data_source"] == "synthetic"
     assert rec["model_selection"] == "last" and rec["seed"] == 0
@@ -61,8 +61,8 @@ def test_result_files_are_never_overwritten(tmp_path):
 
 
 def test_bad_input_is_a_clear_cli_error(tiny_synthetic_mil, tmp_path, capsys):
-    code = main(["test", "--config", "rtfm/synthetic.yaml", *_common(tiny_synthetic_mil, tmp_path, dim=64)])
+    code = main(["test", "--config", "rtfm/synthetic.yaml", *_common(tiny_synthetic_mil, tmp_path, dim=48)])
     err = capsys.readouterr().err
-    assert code == 2 and "feature dim 32 but the config expects 64" in err and "_i3d.npy" in err
+    assert code == 2 and "feature dim 64 but the config expects 48" in err and "_i3d.npy" in err
     code = main(["fit", "--config", "rtfm/ucf_crime.yaml", f"--data.init_args.root={tmp_path / 'nowhere'}"])
     assert code == 2 and "does not exist" in capsys.readouterr().err

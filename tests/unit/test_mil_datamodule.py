@@ -10,23 +10,23 @@ from vadbench.data.mil.features import FeatureFileError
 def test_synthetic_layout_loads_through_foreign_paths(tiny_synthetic_mil):
     lines = (tiny_synthetic_mil / "test.list").read_text().splitlines()
     assert lines[0].startswith("G:\\")  # another machine's path, resolved by file name
-    dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), batch_size=4, synthetic={"feature_dim": 32})
+    dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), batch_size=4, synthetic={"feature_dim": 64})
     dm.setup()
-    assert dm.feature_dim == 32 and len(dm.splits["train"]) == 24 and len(dm.splits["test"]) == 12
+    assert dm.feature_dim == 64 and len(dm.splits["train"]) == 48 and len(dm.splits["test"]) == 16
     assert {v.label for v in dm.splits["test"] if v.name.startswith("Normal")} == {0}
     batch = next(iter(dm.train_dataloader()))
-    assert batch.features.shape == (8, 32, 2, 32)
+    assert batch.features.shape == (8, 32, 2, 64)
     assert batch.labels.tolist() == [0] * 4 + [1] * 4
     test = list(dm.test_dataloader())
-    assert len(test) == 12
+    assert len(test) == 16
     assert all(b.frame_labels.shape[1] == 16 * b.features.shape[1] for b in test)
-    assert sum(int(b.frame_labels.sum() > 0) for b in test) == 6
+    assert sum(int(b.frame_labels.sum() > 0) for b in test) == 8
     assert dm.fingerprint.startswith("sha256:")
 
 
 def test_training_pairs_are_deterministic_and_change_each_epoch(tiny_synthetic_mil):
     def first_batches(epoch):
-        dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), batch_size=4, synthetic={"feature_dim": 32})
+        dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), batch_size=4, synthetic={"feature_dim": 64})
         dm.setup()
         loader = dm.train_dataloader()
         loader.sampler.set_epoch(epoch)
@@ -39,10 +39,10 @@ def test_training_pairs_are_deterministic_and_change_each_epoch(tiny_synthetic_m
 
 def test_validation_split_is_carved_from_training(tiny_synthetic_mil):
     dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), validation="train_split", val_fraction=0.25,
-                              synthetic={"feature_dim": 32})
+                              synthetic={"feature_dim": 64})
     dm.setup()
     val, train = {v.name for v in dm.splits["val"]}, {v.name for v in dm.splits["train"]}
-    assert len(val) == 6 and not (val & train) and len(val | train) == 24
+    assert len(val) == 12 and not (val & train) and len(val | train) == 48
     assert dm.model_selection == "best_val"
     assert MILFeatureDataModule(validation="oracle_test").model_selection == "oracle_best_on_test"
 
@@ -60,11 +60,11 @@ def test_missing_and_bad_files_are_reported_by_name(tiny_synthetic_mil, tmp_path
     victim.unlink()
     wrong = next((root / "features" / "train").glob("Abuse*"))
     np.save(wrong, np.ones((5, 2, 31), np.float32))
-    dm = MILFeatureDataModule(root=str(root), feature_dim=32)
+    dm = MILFeatureDataModule(root=str(root), feature_dim=64)
     with pytest.raises(FeatureFileError) as err:
         dm.setup()
     assert wrong.name in str(err.value) and "feature dim 31" in str(err.value)
-    dm = MILFeatureDataModule(root=str(root), feature_dim=32, train_list=str(root / "test.list"))
+    dm = MILFeatureDataModule(root=str(root), feature_dim=64, train_list=str(root / "test.list"))
     with pytest.raises(FeatureFileError, match=f"{victim.name} not found under"):
         dm.setup()
 
@@ -76,7 +76,7 @@ def test_annotation_beyond_video_is_an_error(tiny_synthetic_mil, tmp_path):
     name = lines[0].split()[0]
     lines[0] = f"{name}  Abuse  10  99999  -1  -1"
     ann.write_text("\n".join(lines) + "\n")
-    dm = MILFeatureDataModule(root=str(root), feature_dim=32)
+    dm = MILFeatureDataModule(root=str(root), feature_dim=64)
     with pytest.raises(GroundTruthError, match=f"video {name.removesuffix('.mp4')}: annotated frames"):
         dm.setup()
 
