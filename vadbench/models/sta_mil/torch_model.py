@@ -41,35 +41,51 @@ class CrissCrossAttention(nn.Module):
         self.key = nn.Conv2d(in_channels, qk_channels, kernel_size=1)
         self.eps = eps
 
-    def attention(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Criss-cross attention weights of every position of `x (B, V, N, C)`.
+    def project(self, x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+        """1x1 convolution V -> D of `x (B, V, N, C)`, returned channels-last `(B, N, C, D)` and
+        L2-normalised over D, so that dot products are eq. (1)'s cosine similarities. (A matmul over
+        the channels: the same numbers as `conv(x)`, without the convolution kernel's overhead.)"""
+        weight = conv.weight[:, :, 0, 0]  # (D, V)
+        return F.normalize(x.permute(0, 2, 3, 1) @ weight.T + conv.bias, dim=-1, eps=self.eps)
 
-        Returns (row (B, N, C, C), col (B, C, N, N)): row[b, i, j, n] is the weight of position (i, n)
-        for the query (i, j), col[b, j, i, m] that of (m, j); col[b, j, i, i] = 0 (the query's own
-        position is counted once, in the row part). `mask (B, N)` excludes padded clips as keys.
-        The softmax needs no max-subtraction: cosine energies lie in [-1, 1].
+    def unnormalised_attention(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """exp of eq. (1)'s cosine energies on the criss-cross of every position of `x (B, V, N, C)`.
+
+        Returns (row (B, N, C, C), col (B, C, N, N)): row[b, i, j, n] belongs to the key (i, n) of the
+        query (i, j), col[b, j, i, m] to the key (m, j); col[b, j, i, i] = 0 (the query's own position
+        is counted once, in the row part) and so is every key on a padded clip (`mask (B, N)` False).
         """
-        q = F.normalize(self.query(x), dim=1, eps=self.eps)  # (B, D, N, C) unit vectors: eq. (1) cosine
-        k = F.normalize(self.key(x), dim=1, eps=self.eps)
+        q_rows, k_rows = self.project(x, self.query), self.project(x, self.key)  # (B, N, C, D): one row per (b, i)
+        q_cols, k_cols = q_rows.transpose(1, 2), k_rows.transpose(1, 2)      # (B, C, N, D): one column per (b, j)
         n = x.shape[2]
-        q_rows, k_rows = q.permute(0, 2, 3, 1), k.permute(0, 2, 3, 1)  # (B, N, C, D): one row per (b, i)
-        q_cols, k_cols = q.permute(0, 3, 2, 1), k.permute(0, 3, 2, 1)  # (B, C, N, D): one column per (b, j)
-        exp_row = (q_rows @ k_rows.transpose(-1, -2)).exp()  # eq. (1), m = i: (B, N, C, C)
-        energy_col = q_cols @ k_cols.transpose(-1, -2)       # eq. (1), n = j: (B, C, N, N)
-        keep_col = ~torch.eye(n, dtype=torch.bool, device=x.device)  # (i, j) itself: counted in the row part
+        exp_row = (q_rows @ k_rows.transpose(-1, -2)).exp()  # eq. (1), m = i
+        keep_col = ~torch.eye(n, dtype=torch.bool, device=x.device)
         if mask is not None:
             keep_col = keep_col & mask[:, None, None, :]
-        exp_col = energy_col.exp() * keep_col
-        # eq. (2): normalise over the N + C - 1 positions of the criss-cross of (i, j)
-        denom = exp_row.sum(-1) + exp_col.sum(-1).transpose(1, 2)  # (B, N, C)
+        exp_col = (q_cols @ k_cols.transpose(-1, -2)).exp() * keep_col  # eq. (1), n = j
+        return exp_row, exp_col
+
+    @staticmethod
+    def normaliser(exp_row: torch.Tensor, exp_col: torch.Tensor) -> torch.Tensor:
+        """eq. (2)'s softmax denominator of every query (B, N, C): the sum over its criss-cross.
+        No max-subtraction is needed: cosine energies lie in [-1, 1]."""
+        return exp_row.sum(-1) + exp_col.sum(-1).transpose(1, 2)
+
+    def attention(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attention maps M of eq. (2), laid out as `unnormalised_attention` (for inspection)."""
+        exp_row, exp_col = self.unnormalised_attention(x, mask)
+        denom = self.normaliser(exp_row, exp_col)
         return exp_row / denom[..., None], exp_col / denom.transpose(1, 2)[..., None]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        row, col = self.attention(x, mask)
-        # eq. (3): sum over the criss-cross of M^{i,j} * F, plus the residual F(i, j)
-        from_row = row @ x.permute(0, 2, 3, 1)  # (B, N, C, V): sum_n M[i,j](i,n) F(i,n)
-        from_col = col @ x.permute(0, 3, 2, 1)  # (B, C, N, V): sum_m M[i,j](m,j) F(m,j)
-        return from_row.permute(0, 3, 1, 2) + from_col.permute(0, 3, 2, 1) + x
+        exp_row, exp_col = self.unnormalised_attention(x, mask)
+        # eq. (3): sum over the criss-cross of M^{i,j} * F, plus the residual F(i, j). The softmax
+        # denominator of eq. (2) is shared by a query's whole cross, so it divides the (small)
+        # aggregated features instead of the (large) attention maps: the same numbers, less work.
+        from_row = exp_row @ x.permute(0, 2, 3, 1)                  # (B, N, C, V): sum_n e(i,n) F(i,n)
+        from_col = (exp_col @ x.permute(0, 3, 2, 1)).transpose(1, 2)  # (B, N, C, V): sum_m e(m,j) F(m,j)
+        aggregated = (from_row + from_col) / self.normaliser(exp_row, exp_col)[..., None]
+        return aggregated.permute(0, 3, 1, 2) + x
 
 
 class SpatialTemporalAttention(nn.Module):
