@@ -19,7 +19,7 @@ SSRL's). Every event (anomaly or decoy) gets a spatial extent: one cell of one c
 (a small or medium event) or, with probability `frame_event_fraction`, the whole frame. A patch's
 shift is the event's shift times the fraction of the patch the event covers, so an event is strong
 in the patches of its own scale and diluted in coarser ones; the clip feature sees an anomaly only
-(and a decoy) in proportion to its area (a 4x7-cell event moves the clip feature by 1/28). A clip-only model
+(and a decoy) with weight area ** `clip_area_exponent` (0.5: a 4x7-cell event moves it by 1/sqrt(28)). A clip-only model
 therefore misses the small anomalies that a patch model can find, and which scales a model uses
 matters. Patch values come from their own random stream, so the clip files stay deterministic.
 """
@@ -61,6 +61,7 @@ class SyntheticMILConfig:
     patch_event_strength: float = 1.0   # shift of a fully covered patch, in units of its noise norm
     frame_event_fraction: float = 0.2   # share of events that span the whole frame
     patch_noise: float = 1.0            # std of the per-patch noise
+    clip_area_exponent: float = 0.5     # the clip sees an event of area a (frame = 1) with weight a ** this
 
     def to_dict(self) -> dict:
         """The settings; the patch fields only when patches are requested (older sets stay valid)."""
@@ -74,7 +75,7 @@ class SyntheticMILConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
-PATCH_FIELDS = ("patch_grids", "patch_event_strength", "frame_event_fraction", "patch_noise")
+PATCH_FIELDS = ("patch_grids", "patch_event_strength", "frame_event_fraction", "patch_noise", "clip_area_exponent")
 
 
 def grid_shape(scale: str) -> tuple[int, int]:
@@ -165,13 +166,13 @@ def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, deco
         pick = int(rng.integers(len(decoy_dirs)))
         if decoy_areas is None:
             feat[a:b] += cfg.decoy_strength * scale * decoy_dirs[pick]
-        else:  # with patches: decoys are local too, seen in proportion to their area
+        else:  # with patches: decoys are local too, weighted by their area
             feat[a:b] += decoy_areas[j] * cfg.decoy_strength * scale * decoy_dirs[pick]
             decoy_picks.append(pick)
     if event_areas is None:
         for a, b in events:  # anomaly: its class direction, and a larger magnitude (RTFM's premise)
             feat[a:b] += cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b]
-    else:  # with patches: the clip feature sees an anomaly in proportion to its area
+    else:  # with patches: the clip feature sees an anomaly weighted by its area
         for (a, b), area in zip(events, event_areas):
             feat[a:b] += area * (cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b])
     feat *= np.exp(cfg.gain_jitter * rng.standard_normal((t, 1)))  # per-snippet gain (light, camera)
@@ -209,8 +210,8 @@ def write_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig | None = No
             if cfg.patch_grids:
                 extents = [_extent(patch_rng, cfg) for _ in events]
                 decoy_extents = [_extent(patch_rng, cfg) for _ in decoys]
-                areas = [(r[1] - r[0]) * (r[3] - r[2]) for r in extents]
-                decoy_areas = [(r[1] - r[0]) * (r[3] - r[2]) for r in decoy_extents]
+                areas = [((r[1] - r[0]) * (r[3] - r[2])) ** cfg.clip_area_exponent for r in extents]
+                decoy_areas = [((r[1] - r[0]) * (r[3] - r[2])) ** cfg.clip_area_exponent for r in decoy_extents]
                 decoy_picks = []
             if label:
                 cls = next(k for k in ANOMALY_CLASSES if name.startswith(k))
