@@ -48,7 +48,8 @@ class CrissCrossAttention(nn.Module):
         weight = conv.weight[:, :, 0, 0]  # (D, V)
         return F.normalize(x.permute(0, 2, 3, 1) @ weight.T + conv.bias, dim=-1, eps=self.eps)
 
-    def unnormalised_attention(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def unnormalised_attention(self, x: torch.Tensor,
+                               mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """exp of eq. (1)'s cosine energies on the criss-cross of every position of `x (B, V, N, C)`.
 
         Returns (row (B, N, C, C), col (B, C, N, N)): row[b, i, j, n] belongs to the key (i, n) of the
@@ -113,8 +114,11 @@ class SpatialTemporalAttention(nn.Module):
             return self.recurrent_pass(x, mask)
         masks = [None] * -(-x.shape[0] // self.chunk_size) if mask is None else mask.split(self.chunk_size)
         recompute = self.training and torch.is_grad_enabled()
-        return torch.cat([checkpoint(self.recurrent_pass, xc, mc, use_reentrant=False) if recompute else self.recurrent_pass(xc, mc)
-                          for xc, mc in zip(x.split(self.chunk_size), masks)])
+        chunks = []
+        for xc, mc in zip(x.split(self.chunk_size), masks):  # a memory bound, not a loop over videos
+            chunks.append(checkpoint(self.recurrent_pass, xc, mc, use_reentrant=False) if recompute
+                          else self.recurrent_pass(xc, mc))
+        return torch.cat(chunks)
 
 
 class BidirectionalRNNScorer(nn.Module):
@@ -198,7 +202,8 @@ class STAMILModel(nn.Module):
         """features (B, T, V, C) -> maps (B', V', T, C) as chosen by `crop_mode`."""
         b, t, v, c = features.shape
         if c != self.feature_dim:
-            raise ValueError(f"STA-MIL: features have dim {c} but the model was built for feature_dim={self.feature_dim}")
+            raise ValueError(f"STA-MIL: features have dim {c} but the model was built for "
+                             f"feature_dim={self.feature_dim}")
         if self.crop_mode == "channels":
             if v != self.num_crops:
                 raise ValueError(f"STA-MIL crop_mode='channels': features have {v} crops but the model was built "
