@@ -19,7 +19,9 @@ demo: install  ## synthetic data -> fit RTFM -> test -> result JSON -> leaderboa
 	$(PYTHON) -m vadbench.cli synth mil --out $(DEMO_DIR)/synthetic_mil
 	$(PYTHON) -m vadbench.cli fit --config rtfm/synthetic.yaml --data.init_args.root $(DEMO_DIR)/synthetic_mil \
 		--trainer.default_root_dir $(DEMO_DIR)/runs --results_dir $(DEMO_DIR)/results
-	$(PYTHON) -m vadbench.cli leaderboard --results $(DEMO_DIR)/results --out $(DEMO_DIR)/leaderboard --no-metafile-tables
+	$(PYTHON) -m vadbench.cli leaderboard --results $(DEMO_DIR)/results --out $(DEMO_DIR)/leaderboard
+	@echo "--- result table ($(DEMO_DIR)/leaderboard/README.md) ---"
+	@grep -A12 -i "synthetic" $(DEMO_DIR)/leaderboard/README.md | head -30
 
 test: install  ## install, then run the whole test suite (slow real-data and multi-process tests included)
 	$(PYTEST) -q

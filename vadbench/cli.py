@@ -38,7 +38,7 @@ def __getattr__(name: str):
 
 def _verbs() -> list[str]:
     here = Path(__file__).parent / "commands"
-    return sorted(p.stem for p in here.glob("*.py") if not p.stem.startswith("_"))
+    return sorted(p.stem.replace("_", "-") for p in here.glob("*.py") if not p.stem.startswith("_"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         print("trainer verbs: " + ", ".join(sorted(TRAINER_VERBS)))
         print("other verbs:   " + ", ".join(_verbs()))
         return 0
-    verb = argv[0]
+    verb = argv[0].replace("-", "_") if argv[0] not in TRAINER_VERBS else argv[0]  # ssrl-schedule == ssrl_schedule
     if verb in TRAINER_VERBS:
         from vadbench.trainer_cli import USER_ERRORS
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"vadbench: error: {err}", file=sys.stderr)
             return 2
         return 0
-    if verb in _verbs():
+    if verb.replace("_", "-") in _verbs():
         module = importlib.import_module(f"vadbench.commands.{verb}")
         return int(module.main(argv[1:]) or 0)
     print(f"vadbench: unknown verb {verb!r}; trainer verbs: {sorted(TRAINER_VERBS)}, others: {_verbs()}",

@@ -79,6 +79,11 @@ class VadbenchCLI(LightningCLI):
         )
         path = write_record(sub.get("results_dir", "results"), record)
         print(f"vadbench: result written to {path}")
+        scores = self.model.test_scores() if hasattr(self.model, "test_scores") else None
+        if scores:
+            from vadbench.leaderboard.scores import save_scores
+
+            print(f"vadbench: per-video scores written to {save_scores(path, **scores)}")
         return path
 
     def after_test(self) -> None:

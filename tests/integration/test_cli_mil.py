@@ -33,6 +33,15 @@ def test_rtfm_learns_on_synthetic_from_the_cli(tiny_synthetic_mil, tmp_path):
     assert rec["config"]["model"]["class_path"] == "vadbench.models.rtfm.RTFM"
     assert rec["data_fingerprint"].startswith("sha256:") and rec["ckpt_path"].endswith("last.ckpt")
     assert set(rec["metrics"]) >= {"frame_auc_micro", "frame_auc_macro", "frame_ap_micro"}
+    # per-video scores beside the result, for ROC/PR curves and timelines
+    from vadbench.leaderboard.scores import load_scores, scores_path_for
+
+    from sklearn.metrics import roc_auc_score
+
+    saved = load_scores(scores_path_for(rec["_path"]))
+    assert len(saved.videos) == 16
+    frame_scores, frame_labels = saved.frames()
+    assert abs(roc_auc_score(frame_labels, frame_scores) - trained) < 1e-6
 
 
 def test_sultani_runs_and_resume_from_checkpoint(tiny_synthetic_mil, tmp_path):

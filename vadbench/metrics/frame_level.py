@@ -78,10 +78,27 @@ class FrameAnomalyMetrics(Metric):
         self.labels.append(frame_labels[:, : t * fps][frame_mask].long())
         self.keys.append(keys[frame_mask])
 
-    def compute(self) -> dict[str, float]:
+    def _gathered(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """De-duplicated (scores, labels, keys), sorted by key (video, then frame)."""
         scores, labels, keys = (_cat(x) for x in (self.scores, self.labels, self.keys))
         keys, first = _first_occurrence(keys)
-        return frame_level_metrics(scores[first], labels[first], keys >> FRAME_BITS)
+        return scores[first], labels[first], keys
+
+    def compute(self) -> dict[str, float]:
+        scores, labels, keys = self._gathered()
+        return frame_level_metrics(scores, labels, keys >> FRAME_BITS)
+
+    def per_video(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+        """video index -> (snippet scores (T,), frame labels (<= T*F,)), from the synced states."""
+        with self.sync_context():
+            scores, labels, keys = self._gathered()
+        vids, frames = keys >> FRAME_BITS, keys & ((1 << FRAME_BITS) - 1)
+        out = {}
+        for v in torch.unique(vids).tolist():
+            sel = vids == v
+            f, s, lab = frames[sel], scores[sel], labels[sel]
+            out[v] = (s[f % self.frames_per_snippet == 0].cpu(), lab.cpu())
+        return out
 
 
 def _cat(x):

@@ -60,7 +60,22 @@ class MILAnomalyModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         metrics = self.test_metrics.compute()
         self.log_dict({f"test/{k}": float(v) for k, v in metrics.items()}, rank_zero_only=True)
+        # per-video scores for ROC/PR curves and timelines (saved beside the result JSON by the CLI)
+        self.test_scores_per_video = self.test_metrics.per_video()
         self.test_metrics.reset()
+
+    def test_scores(self) -> dict | None:
+        """Scores of the last test run for `vadbench.leaderboard.scores.save_scores`, or None."""
+        per_video = getattr(self, "test_scores_per_video", None)
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if not per_video or dm is None or "test" not in getattr(dm, "splits", {}):
+            return None
+        videos = dm.splits["test"]
+        order = sorted(per_video)
+        return {"video_names": [videos[i].name for i in order],
+                "snippet_scores": [per_video[i][0] for i in order],
+                "frame_labels": [per_video[i][1] for i in order],
+                "frames_per_snippet": self.frames_per_snippet}
 
     def predict_step(self, batch: MILBatch, batch_idx: int) -> dict:
         scores = self.snippet_scores(batch)
