@@ -17,7 +17,7 @@ from vadbench.models.sta_mil import STAMIL
 from vadbench.paths import resolve_config
 from vadbench.trainer_cli import VadbenchCLI
 
-CONFIGS = ["ucf_crime", "ucf_crime_c3d", "shanghaitech", "ucsd_ped2", "synthetic"]
+CONFIGS = ["ucf_crime", "ucf_crime_c3d", "shanghaitech", "shanghaitech_c3d", "ucsd_ped2", "ucsd_ped2_c3d", "synthetic"]
 C3D_TXT = REAL / "salva-u_AnomalyDetectionInVideoSurveillance2021/C3D/output/Arrest002_x264.txt"
 
 
