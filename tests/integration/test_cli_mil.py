@@ -75,3 +75,36 @@ def test_bad_input_is_a_clear_cli_error(tiny_synthetic_mil, tmp_path, capsys):
     assert code == 2 and "feature dim 64 but the config expects 48" in err and "_i3d.npy" in err
     code = main(["fit", "--config", "rtfm/ucf_crime.yaml", f"--data.init_args.root={tmp_path / 'nowhere'}"])
     assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["rtfm", "sultani"])
+@pytest.mark.parametrize("dataset", ["ucf_crime", "shanghaitech", "ucsd_ped2", "synthetic"])
+def test_packaged_configs_parse_and_instantiate(model, dataset, tmp_path):
+    from vadbench.cli import VadbenchCLI, _resolve_config_args
+
+    cli = VadbenchCLI(args=_resolve_config_args(["--config", f"{model}/{dataset}.yaml", f"--data.init_args.root={tmp_path}"]),
+                      run=False)
+    assert cli.model.model_id == model and cli.datamodule.dataset_id == dataset
+    assert cli.datamodule.batch_size * 2 == {"rtfm": {"ucsd_ped2": 12, "synthetic": 32}, "sultani": {"ucsd_ped2": 12, "synthetic": 32}}[model].get(dataset, 64 if model == "rtfm" else 60)
+
+
+@pytest.mark.parametrize("validation,monitor,expected", [
+    ("oracle_test", "val/frame_auc_micro", "oracle_best_on_test"),
+    ("train_split", "val/video_auc", "best_val"),
+])
+def test_model_selection_is_labelled(tiny_synthetic_mil, tmp_path, validation, monitor, expected):
+    common = _common(tiny_synthetic_mil, tmp_path)
+    cli = run_cli(["fit", "--config", "sultani/synthetic.yaml", *common, "--trainer.max_steps=6",
+                   f"--data.init_args.validation={validation}", f"--checkpoint.monitor={monitor}",
+                   "--checkpoint.mode=max", "--data.init_args.iterations_per_epoch=2"])
+    rec = load_records([tmp_path / "results"])[0]
+    assert rec["model_selection"] == expected
+    assert Path(rec["ckpt_path"]) == Path(cli.trainer.checkpoint_callback.best_model_path)
+    assert cli.trainer.checkpoint_callback.best_model_score is not None  # the monitored value was logged
+
+
+def test_bench_rtfm_smoke(capsys):
+    assert main(["bench", "rtfm", "--batch", "2", "--crops", "2", "--dim", "16", "--segments", "8", "--steps", "1",
+                 "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "it/s" in out and "speed-up of vectorised over per-video loop" in out and "peak" in out
