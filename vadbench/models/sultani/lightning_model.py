@@ -24,6 +24,7 @@ class SultaniMIL(MILAnomalyModule):
         feature_dim: int = 4096,
         hidden: tuple[int, ...] = (512, 32),
         dropout: float = 0.6,
+        l2_normalize: bool = True,
         margin: float = 1.0,
         lambda_smooth: float = 8e-5,
         lambda_sparsity: float = 8e-5,
@@ -32,7 +33,7 @@ class SultaniMIL(MILAnomalyModule):
     ):
         super().__init__(optimizer, frames_per_snippet)
         self.save_hyperparameters(ignore=["optimizer"])
-        self.model = SultaniMILModel(feature_dim, hidden, dropout)
+        self.model = SultaniMILModel(feature_dim, hidden, dropout, l2_normalize)
         self.loss = MILRankingLoss(margin, lambda_smooth, lambda_sparsity)
 
     def default_optimizer(self, params) -> torch.optim.Optimizer:

@@ -12,8 +12,10 @@ class SultaniMILModel(nn.Module):
     features (B, T, C, D) -> scores (B, T), averaged over crops (C = 1 for C3D features).
     """
 
-    def __init__(self, feature_dim: int = 4096, hidden: tuple[int, ...] = (512, 32), dropout: float = 0.6):
+    def __init__(self, feature_dim: int = 4096, hidden: tuple[int, ...] = (512, 32), dropout: float = 0.6,
+                 l2_normalize: bool = True):
         super().__init__()
+        self.l2_normalize = l2_normalize
         layers: list[nn.Module] = []
         d = feature_dim
         for i, h in enumerate(hidden):
@@ -28,4 +30,6 @@ class SultaniMILModel(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.l2_normalize:  # paper Sec. 4: each clip feature is l2-normalised
+            features = nn.functional.normalize(features, dim=-1)
         return self.net(features).squeeze(-1).mean(dim=2)
