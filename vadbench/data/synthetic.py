@@ -13,15 +13,20 @@ happens" alone gives the answer: a randomly initialised model scores near chance
 learn which directions are anomalous.
 
 Multi-scale patch features (`patch_grids`, e.g. `["patch23", "patch35", "patch47"]`; off by default,
-and then nothing above changes): each video also gets `<video>_patch23_i3d.npy` files of shape
-`[T, rows*cols, D]` (row-major cells of a rows x cols grid over the frame, one view per patch, as
-SSRL's). Every event (anomaly or decoy) gets a spatial extent: one cell of one configured grid
-(a small or medium event) or, with probability `frame_event_fraction`, the whole frame. A patch's
-shift is the event's shift times the fraction of the patch the event covers, so an event is strong
-in the patches of its own scale and diluted in coarser ones; the clip feature sees an anomaly only
-(and a decoy) with weight area ** `clip_area_exponent` (0.5: a 4x7-cell event moves it by 1/sqrt(28)). A clip-only model
-therefore misses the small anomalies that a patch model can find, and which scales a model uses
-matters. Patch values come from their own random stream, so the clip files stay deterministic.
+and then nothing above changes, byte for byte): each video also gets `<video>_patch23_i3d.npy` files
+of shape `[T, rows*cols, D]` (row-major cells of a rows x cols grid over the frame, one view per
+patch, as SSRL's), and its clip file becomes the pooled view of the same scene. The scene lives on
+the finest configured grid: per cell a static background (the video's plus a local offset) and
+temporally correlated noise, plus a frame-wide noise shared by every cell (camera, light). A view
+(a patch of any grid, or the whole frame for the clip) sees the area-weighted mean of the fine cells
+it overlaps, plus every event in proportion to the share of the view the event covers. Events
+(anomalies and the normal videos' decoys alike, same sizes, other directions) are small (1-2
+adjacent cells of the finest grid), medium (1-2 adjacent cells of a coarser grid) or, with
+probability `frame_event_fraction`, span the whole frame. So a small anomaly is strong in its fine
+patch, diluted in the coarser patch around it, and nearly invisible in the clip (1/28 of a 4x7
+frame), while a frame-spanning one moves the clip fully: a clip-only model learns the anomalies'
+directions from the large events and misses most small ones, which a patch model can find. Patch
+videos use their own random stream; a video's event timing is the clip stream's.
 """
 
 from __future__ import annotations
@@ -58,10 +63,12 @@ class SyntheticMILConfig:
     version: int = 1
     # Multi-scale patch features (off when empty; the fields below are then left out of to_dict()).
     patch_grids: list[str] = field(default_factory=list)  # e.g. ["patch23", "patch35", "patch47"]
-    patch_event_strength: float = 1.0   # shift of a fully covered patch, in units of its noise norm
+    patch_event_strength: float = 1.0   # shift of a fully covered view, in units of the noise norm (sqrt(D))
     frame_event_fraction: float = 0.2   # share of events that span the whole frame
-    patch_noise: float = 1.0            # std of the per-patch noise
-    clip_area_exponent: float = 0.5     # the clip sees an event of area a (frame = 1) with weight a ** this
+    medium_event_fraction: float = 0.4  # share of events in 1-2 cells of a coarser grid (rest: finest grid)
+    patch_noise: float = 1.0            # std of each fine cell's own noise
+    shared_noise: float = 0.5           # std of the frame-wide noise every cell shares
+    view_noise: float = 0.3             # std of each view's own noise (a patch, or a clip crop)
 
     def to_dict(self) -> dict:
         """The settings; the patch fields only when patches are requested (older sets stay valid)."""
@@ -75,7 +82,8 @@ class SyntheticMILConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
 
-PATCH_FIELDS = ("patch_grids", "patch_event_strength", "frame_event_fraction", "patch_noise", "clip_area_exponent")
+PATCH_FIELDS = ("patch_grids", "patch_event_strength", "frame_event_fraction", "medium_event_fraction",
+                "patch_noise", "shared_noise", "view_noise")
 
 
 def grid_shape(scale: str) -> tuple[int, int]:
@@ -95,42 +103,94 @@ def _coverage(rect: tuple[float, float, float, float], rows: int, cols: int) -> 
     return (oy[:, None] * ox[None, :]).reshape(-1)
 
 
-def _extent(rng: np.random.Generator, cfg: SyntheticMILConfig) -> tuple[float, float, float, float]:
-    """An event's region: the whole frame, or one cell of one configured grid."""
-    if rng.random() < cfg.frame_event_fraction:
-        return 0.0, 1.0, 0.0, 1.0
-    rows, cols = grid_shape(cfg.patch_grids[int(rng.integers(len(cfg.patch_grids)))])
+Rect = tuple[float, float, float, float]  # (y0, y1, x0, x1) in [0, 1]
+
+
+def _finest(grids: list[str]) -> tuple[int, int]:
+    return max((grid_shape(g) for g in grids), key=lambda rc: rc[0] * rc[1])
+
+
+def _cells(rng: np.random.Generator, rows: int, cols: int) -> Rect:
+    """One cell of a rows x cols grid, or two adjacent ones (half the time, where the grid allows)."""
     i, j = int(rng.integers(rows)), int(rng.integers(cols))
-    return i / rows, (i + 1) / rows, j / cols, (j + 1) / cols
+    h, w = 1, 1
+    if rng.random() < 0.5:
+        if rng.random() < 0.5 and cols > 1:
+            j, w = min(j, cols - 2), 2
+        elif rows > 1:
+            i, h = min(i, rows - 2), 2
+    return i / rows, (i + h) / rows, j / cols, (j + w) / cols
 
 
-def _patch_videos(rng: np.random.Generator, cfg: SyntheticMILConfig, t: int, events, extents, direction,
-                  decoys, decoy_extents, decoy_picks, decoy_dirs) -> dict[str, np.ndarray]:
-    """Patch features of one video for every configured grid: scale -> [T, P, D] float32.
+def _extent(rng: np.random.Generator, cfg: SyntheticMILConfig) -> Rect:
+    """An event's region: the whole frame, 1-2 cells of a coarser grid, or 1-2 cells of the finest grid."""
+    u = rng.random()
+    if u < cfg.frame_event_fraction:
+        return 0.0, 1.0, 0.0, 1.0
+    fine = _finest(cfg.patch_grids)
+    coarser = [grid_shape(g) for g in cfg.patch_grids if grid_shape(g)[0] * grid_shape(g)[1] < fine[0] * fine[1]]
+    if u < cfg.frame_event_fraction + cfg.medium_event_fraction and coarser:
+        return _cells(rng, *coarser[int(rng.integers(len(coarser)))])
+    return _cells(rng, *fine)
 
-    The events and decoys are the clip's (same snippets, same directions), placed at their extents.
+
+def _area(rect: Rect) -> float:
+    return (rect[1] - rect[0]) * (rect[3] - rect[2])
+
+
+def _pooling(rows: int, cols: int, fine: tuple[int, int]) -> np.ndarray:
+    """(rows*cols, P_fine): how much of each view cell each fine cell fills (rows sum to 1)."""
+    fr, fc = fine
+    return np.stack([_coverage((i / fr, (i + 1) / fr, j / fc, (j + 1) / fc), rows, cols)
+                     for i in range(fr) for j in range(fc)], axis=1)
+
+
+def _ar1(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Unit-variance AR(1) noise along the first axis (snippets), coefficient 0.7."""
+    out = np.empty(shape)
+    out[0] = rng.standard_normal(shape[1:])
+    for i in range(1, shape[0]):
+        out[i] = 0.7 * out[i - 1] + np.sqrt(1 - 0.49) * rng.standard_normal(shape[1:])
+    return out
+
+
+def _scene_views(rng: np.random.Generator, cfg: SyntheticMILConfig, t: int, events: list[tuple[int, int]],
+                 extents: list[Rect], direction, decoys: list[tuple[int, int]], decoy_extents: list[Rect],
+                 decoy_dirs: list[np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One video seen whole (clip crops, [T, crops, D]) and through every configured grid ([T, P, D]).
+
+    Background and noise are pooled from the finest grid's cells; events (anomalies along
+    `direction`, decoys along a random decoy direction) enter each view by the share they cover.
     """
     d = cfg.feature_dim
     scale = np.sqrt(d)
-    background = rng.standard_normal(d) * rng.uniform(0.3, 1.5)
-    out = {}
+    fine = _finest(cfg.patch_grids)
+    p_fine = fine[0] * fine[1]
+    background = rng.standard_normal(d) * rng.uniform(0.3, 1.5)          # scenes differ in overall magnitude
+    cells = background + 0.5 * rng.standard_normal((p_fine, d))          # what each region shows
+    scene = cells + cfg.patch_noise * _ar1(rng, (t, p_fine, d))          # (T, P_fine, D)
+    shared = cfg.shared_noise * _ar1(rng, (t, d))                        # frame-wide: camera, light
+    gain = np.exp(cfg.gain_jitter * rng.standard_normal(t))              # per-snippet gain, all views
+    picks = [int(rng.integers(len(decoy_dirs))) for _ in decoys]
+    strength = cfg.patch_event_strength                                  # decoys: same size and strength
+    shifts = ([(a, b, r, cfg.decoy_strength * strength * decoy_dirs[k], 0.0) for (a, b), r, k in zip(decoys, decoy_extents, picks)]
+              + [(a, b, r, strength * direction, cfg.magnitude_boost) for (a, b), r in zip(events, extents)])
+
+    def view(pool: np.ndarray, cover: list[np.ndarray], n_views: int) -> np.ndarray:
+        """pool (V, P_fine) -> [T, n_views, D]: pooled scene + covered events, gain, own noise, rectified."""
+        feat = np.einsum("vp,tpd->tvd", pool, scene) + shared[:, None, :]
+        for (a, b, _, shift, boost), c in zip(shifts, cover):           # what each view holds of each event
+            feat[a:b] += c[:, None] * (scale * shift + boost * feat[a:b])
+        feat = np.broadcast_to(feat * gain[:, None, None], (t, n_views, d))
+        return np.abs(feat + cfg.view_noise * rng.standard_normal((t, n_views, d))).astype(np.float32)
+
+    patches = {}
     for name in cfg.patch_grids:
         rows, cols = grid_shape(name)
-        p = rows * cols
-        cell_bg = background + 0.5 * rng.standard_normal((p, d))       # what each region shows
-        noise = np.empty((t, p, d))
-        noise[0] = rng.standard_normal((p, d))
-        for i in range(1, t):  # AR(1) temporal correlation, all patches at once
-            noise[i] = 0.7 * noise[i - 1] + np.sqrt(1 - 0.49) * rng.standard_normal((p, d))
-        feat = cell_bg + cfg.patch_noise * noise
-        for (a, b), rect, k in zip(decoys, decoy_extents, decoy_picks):  # the clip's decoys, localised
-            feat[a:b] += cfg.decoy_strength * scale * _coverage(rect, rows, cols)[:, None] * decoy_dirs[k]
-        for (a, b), rect in zip(events, extents):
-            cover = _coverage(rect, rows, cols)[:, None]
-            feat[a:b] += cfg.patch_event_strength * scale * cover * direction + cfg.magnitude_boost * cover * feat[a:b]
-        feat *= np.exp(cfg.gain_jitter * rng.standard_normal((t, 1, 1)))
-        out[name] = np.abs(feat).astype(np.float32)
-    return out
+        patches[name] = view(_pooling(rows, cols, fine), [_coverage(s[2], rows, cols) for s in shifts], rows * cols)
+    whole = np.full((1, p_fine), 1.0 / p_fine)                           # the clip: the whole frame pooled
+    crops = view(whole, [np.array([_area(s[2])]) for s in shifts], cfg.crops)   # crops: same view, own noise
+    return crops, patches
 
 
 def _unit(rng: np.random.Generator, d: int) -> np.ndarray:
@@ -151,9 +211,7 @@ def _events(rng: np.random.Generator, t: int) -> list[tuple[int, int]]:
     return out
 
 
-def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, decoy_dirs,
-           event_areas: list[float] | None = None, decoy_areas: list[float] | None = None,
-           decoy_picks: list[int] | None = None) -> np.ndarray:
+def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, decoy_dirs) -> np.ndarray:
     d, c = cfg.feature_dim, cfg.crops
     background = rng.standard_normal(d) * rng.uniform(0.3, 1.5)  # scenes differ in overall magnitude
     noise = np.empty((t, d))
@@ -162,19 +220,10 @@ def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, deco
         noise[i] = 0.7 * noise[i - 1] + np.sqrt(1 - 0.49) * rng.standard_normal(d)
     feat = background + noise
     scale = np.sqrt(d)
-    for j, (a, b) in enumerate(decoys):  # normal activity: same size as an anomaly, other directions
-        pick = int(rng.integers(len(decoy_dirs)))
-        if decoy_areas is None:
-            feat[a:b] += cfg.decoy_strength * scale * decoy_dirs[pick]
-        else:  # with patches: decoys are local too, weighted by their area
-            feat[a:b] += decoy_areas[j] * cfg.decoy_strength * scale * decoy_dirs[pick]
-            decoy_picks.append(pick)
-    if event_areas is None:
-        for a, b in events:  # anomaly: its class direction, and a larger magnitude (RTFM's premise)
-            feat[a:b] += cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b]
-    else:  # with patches: the clip feature sees an anomaly weighted by its area
-        for (a, b), area in zip(events, event_areas):
-            feat[a:b] += area * (cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b])
+    for a, b in decoys:  # normal activity: same size as an anomaly, other directions
+        feat[a:b] += cfg.decoy_strength * scale * decoy_dirs[int(rng.integers(len(decoy_dirs)))]
+    for a, b in events:  # anomaly: its class direction, and a larger magnitude (RTFM's premise)
+        feat[a:b] += cfg.event_strength * scale * direction + cfg.magnitude_boost * feat[a:b]
     feat *= np.exp(cfg.gain_jitter * rng.standard_normal((t, 1)))  # per-snippet gain (light, camera)
     crops = feat[:, None, :] + 0.3 * rng.standard_normal((t, c, d))
     return np.abs(crops).astype(np.float32)  # I3D features are post-ReLU averages: non-negative
@@ -204,32 +253,23 @@ def write_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig | None = No
             t = int(rng.integers(cfg.min_snippets, cfg.max_snippets + 1))
             events = _events(rng, t)
             decoys = _events(rng, t)
-            # patch streams: one generator per video, independent of the clip stream above
-            patch_rng = np.random.default_rng([cfg.seed, 1 if split == "train" else 2, video_number])
-            areas = decoy_areas = decoy_picks = None
-            if cfg.patch_grids:
-                extents = [_extent(patch_rng, cfg) for _ in events]
+            cls = next((k for k in ANOMALY_CLASSES if name.startswith(k)), None) if label else None
+            if cfg.patch_grids:  # one generator per video, independent of the clip stream
+                patch_rng = np.random.default_rng([cfg.seed, 1 if split == "train" else 2, video_number])
+                extents = [_extent(patch_rng, cfg) for _ in events] if label else []
                 decoy_extents = [_extent(patch_rng, cfg) for _ in decoys]
-                areas = [((r[1] - r[0]) * (r[3] - r[2])) ** cfg.clip_area_exponent for r in extents]
-                decoy_areas = [((r[1] - r[0]) * (r[3] - r[2])) ** cfg.clip_area_exponent for r in decoy_extents]
-                decoy_picks = []
-            if label:
-                cls = next(k for k in ANOMALY_CLASSES if name.startswith(k))
-                feat = _video(rng, cfg, t, events, class_dirs[cls], decoys, decoy_dirs, areas, decoy_areas, decoy_picks)
-                if cfg.patch_grids:
-                    patches = _patch_videos(patch_rng, cfg, t, events, extents, class_dirs[cls], decoys,
-                                            decoy_extents, decoy_picks, decoy_dirs)
+                feat, patches = _scene_views(patch_rng, cfg, t, events if label else [], extents,
+                                             class_dirs[cls] if label else None, decoys, decoy_extents, decoy_dirs)
+            elif label:
+                feat = _video(rng, cfg, t, events, class_dirs[cls], decoys, decoy_dirs)
+            else:
+                feat = _video(rng, cfg, t, [], None, decoys, decoy_dirs)
+            if split == "test" and label:
                 fps = cfg.frames_per_snippet
                 iv = [(a * fps + 1, b * fps) for a, b in events] + [(-1, -1)] * (2 - len(events))
-                if split == "test":
-                    annotations.append(f"{name}.mp4  {cls}  " + "  ".join(f"{s}  {e}" for s, e in iv))
-            else:
-                feat = _video(rng, cfg, t, [], None, decoys, decoy_dirs, areas, decoy_areas, decoy_picks)
-                if cfg.patch_grids:
-                    patches = _patch_videos(patch_rng, cfg, t, [], [], None, decoys, decoy_extents, decoy_picks,
-                                            decoy_dirs)
-                if split == "test":
-                    annotations.append(f"{name}.mp4  Normal  -1  -1  -1  -1")
+                annotations.append(f"{name}.mp4  {cls}  " + "  ".join(f"{s}  {e}" for s, e in iv))
+            elif split == "test":
+                annotations.append(f"{name}.mp4  Normal  -1  -1  -1  -1")
             np.save(tmp / "features" / split / f"{name}_i3d.npy", feat)
             for scale_name in cfg.patch_grids:
                 np.save(tmp / "features" / split / f"{name}_{scale_name}_i3d.npy", patches[scale_name])
