@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -129,7 +130,9 @@ def _resolve_config_args(argv: list[str]) -> list[str]:
 
 
 def run_cli(argv: list[str]) -> VadbenchCLI:
-    """Run a trainer verb in-process (used by tests and by `vadbench reproduce`)."""
-    return VadbenchCLI(args=_resolve_config_args(argv))
+    """Run a trainer verb in-process (used by tests, `vadbench reproduce` and the stage schedules)."""
+    with warnings.catch_warnings():  # the args are ours; Lightning would warn that sys.argv differs
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+        return VadbenchCLI(args=_resolve_config_args(argv))
 
 

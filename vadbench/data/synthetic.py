@@ -63,9 +63,9 @@ class SyntheticMILConfig:
     version: int = 1
     # Multi-scale patch features (off when empty; the fields below are then left out of to_dict()).
     patch_grids: list[str] = field(default_factory=list)  # e.g. ["patch23", "patch35", "patch47"]
-    patch_event_strength: float = 3.0   # shift of a fully covered view, in units of the noise norm (sqrt(D))
-    frame_event_fraction: float = 0.1   # share of events that span the whole frame
-    medium_event_fraction: float = 0.3  # share of events in 1-2 cells of a coarser grid (rest: finest grid)
+    patch_event_strength: float = 5.0   # shift of a fully covered view, in units of the noise norm (sqrt(D))
+    frame_event_fraction: float = 0.05  # share of events that span the whole frame
+    medium_event_fraction: float = 0.2  # share of events in 1-2 cells of a coarser grid (rest: finest grid)
     patch_noise: float = 1.0            # std of each fine cell's own noise
     shared_noise: float = 0.5           # std of the frame-wide noise every cell shares
     view_noise: float = 0.3             # std of each view's own noise (a patch, or a clip crop)
