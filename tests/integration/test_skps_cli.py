@@ -62,10 +62,11 @@ def test_every_config_parses_and_instantiates_with_paper_values(tmp_path):
             assert h.use_patch and h.use_relation and h.refined_loss and h.extra_trm
             assert h.stop_gradient and h.random_map_prob == 0.5 and list(h.cardinalities) == [2, 3]
             opt = model.configure_optimizers()
-            assert type(opt).__name__ == "SGD" and opt.param_groups[0]["lr"] == 0.001
-            if name == "synthetic":
-                assert dm.dataset_id == "synthetic" and h.seq_len == dm.seq_len
+            if name == "synthetic":   # CPU settings: tiny trunks and Adam (see the config's header)
+                assert dm.dataset_id == "synthetic" and h.seq_len == dm.seq_len and h.backbone == "resnet_tiny"
+                assert type(opt).__name__ == "Adam" and opt.param_groups[0]["lr"] == 0.001
                 continue
+            assert type(opt).__name__ == "SGD" and opt.param_groups[0]["lr"] == 0.001
             assert h.weighting == "raw" and cli.config.trainer.gradient_clip_val is None
             assert (h.backbone, h.local_backbone, h.patch_size, h.selection_layer) == \
                 ("resnet50", "resnet50", 128, "layer4")
@@ -93,24 +94,47 @@ def _eval_to_train_feature_scale(model, frames):
             for part, sl in (("global", slice(0, g)), ("local", slice(g, None)))}
 
 
-@pytest.mark.slow
-def test_synthetic_training_keeps_eval_features_on_the_training_scale(tmp_path, monkeypatch):
-    """Regression for the constant predictions (test accuracy exactly 0.200) of the synthetic config.
+def _object_hit_rate(model, dm) -> float:
+    """Share of test frames whose key patch holds the object (its centre: the pixel farthest from the
+    frame's median colour after a 5x5 box filter; the synthetic background is flat colour + noise)."""
+    half = model.model.patch_size / 2
+    hits = []
+    with torch.no_grad():
+        for vid in range(len(dm.clips["test"])):
+            clip = dm.test_videos.clip(vid)                                  # (T, 3, H, W), normalised
+            centres = model.key_patches(clip[None])[0]                       # (T, 2) = (x, y)
+            distance = (clip - clip.flatten(2).median(dim=2).values[..., None, None]).abs().sum(1, keepdim=True)
+            distance = torch.nn.functional.avg_pool2d(distance, 5, 1, 2)[:, 0]
+            width = distance.shape[-1]
+            peak = distance.flatten(1).argmax(1)
+            ox, oy = (peak % width).float(), (peak // width).float()
+            hits.append((((ox - centres[:, 0]).abs() < half) & ((oy - centres[:, 1]).abs() < half)).float())
+    return float(torch.cat(hits).mean())
 
-    Random-init ResNets with the paper's SGD (lr 1e-3, momentum 0.9) get gradient norms of ~5e3 at
-    the first steps; without clipping the weights move so fast that BatchNorm's running statistics
-    lag behind and eval-mode features end up 100-1000x the train-mode ones, the local subspace's
-    distances (~1e6) swamp the logits and one class wins every query. The synthetic configs clip
-    the gradient norm (`trainer.gradient_clip_val: 1.0`); measured ratio after 10 steps: 0.3-0.6
-    with clipping, about 100 without.
+
+@pytest.mark.slow
+def test_synthetic_config_learns_and_its_key_patches_find_the_object(tmp_path, monkeypatch):
+    """The committed synthetic config (tiny trunks, Adam, 300 steps, about 2 minutes): accuracy well above
+    chance, eval features on the training scale, and the trained selection on the object.
+
+    Regression for the constant predictions (accuracy exactly 0.200) of random-init ResNets trained
+    with the paper's SGD without clipping: BatchNorm statistics lagged the weights and eval-mode
+    features were 100-1000x the train-mode ones (see the model README). Measured (seed 0): accuracy
+    0.62, key patch on the object in 89% of test frames; the central patch: 3%.
     """
     monkeypatch.chdir(tmp_path)
-    cli = run_cli(["fit", "--config", str(CONFIGS / "synthetic_5w1s.yaml"), "--trainer.max_steps=10",
-                   "--trainer.enable_progress_bar=false", "--data.init_args.train_query=1",
-                   "--data.init_args.test_episodes=20", f"--results_dir={tmp_path / 'results'}"])
+    cli = run_cli(["fit", "--config", str(CONFIGS / "synthetic_5w1s.yaml"), "--trainer.enable_progress_bar=false",
+                   f"--results_dir={tmp_path / 'results'}"])
     batch = next(iter(cli.datamodule.train_dataloader()))
     scale = _eval_to_train_feature_scale(cli.model, torch.cat([batch.support, batch.query]))
     print("eval / train feature scale:", scale)
     assert all(0.1 < v < 5.0 for v in scale.values()), scale
     rec = json.loads(next((tmp_path / "results").glob("*.json")).read_text())
-    assert rec["metrics"]["num_episodes"] == 20
+    print("accuracy", rec["metrics"]["accuracy"])
+    assert rec["metrics"]["num_episodes"] == 200 and rec["metrics"]["accuracy"] > 0.45   # chance: 0.2
+    model, dm = cli.model.eval(), cli.datamodule
+    selected = _object_hit_rate(model, dm)
+    model.model.patch_mode = "central"
+    central = _object_hit_rate(model, dm)
+    print("key patch on the object: selected", selected, "central", central)
+    assert selected > 0.6 and central < 0.2

@@ -156,3 +156,21 @@ def test_unknown_dataset_and_missing_root_errors(tmp_path):
     dm = EpisodicVideoDataModule(dataset="hmdb51", root=str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="nowhere"):
         dm.prepare_data()
+
+
+def test_static_distractors_sit_in_the_other_quadrants_and_default_is_unchanged():
+    from vadbench.data.episodic.synthetic import render_video
+
+    def video(**kw):
+        return render_video("disk", "right", 6, 64, np.random.default_rng(5), noise=0.0, object_scale=0.5,
+                            corner_offset=0.3, **kw)
+
+    plain, with_three = video(), video(distractors=3)
+    assert np.array_equal(plain, video(distractors=0))          # older datasets stay byte-identical
+    changed = np.abs(with_three.astype(int) - plain.astype(int)).sum(-1) > 0   # (T, H, W)
+    assert changed.any()
+    assert np.array_equal(changed[0], changed[-1]) or (changed[0] & changed[-1]).sum() > 0.5 * changed[0].sum()
+    quadrants = {(int(y >= 32), int(x >= 32)) for y, x in zip(*np.nonzero(changed[0]))}
+    assert len(quadrants) == 3                                   # one distractor per free quadrant
+    with pytest.raises(ValueError, match="distractors must be 0-3"):
+        video(distractors=4)

@@ -70,6 +70,18 @@ def test_exact_crop_for_integer_centres():
     assert torch.allclose(odd[0], frames[0, :, 7:12, 8:13], atol=1e-5)
 
 
+def test_zoomed_crop_samples_the_same_window_on_a_finer_grid():
+    frames = torch.arange(100, dtype=torch.float32).view(1, 1, 10, 10)   # value = 10 * row + col (linear)
+    centre = torch.tensor([[5.0, 4.0]])                                   # window x in [3, 7), y in [2, 6)
+    assert torch.equal(crop_patches(frames, centre, 4, 4), crop_patches(frames, centre, 4))
+    zoom = crop_patches(frames, centre, 4, 8)                             # half-pixel steps inside the window
+    assert zoom.shape == (1, 1, 8, 8)
+    # output pixel (i, j) samples x = 3 + (j + 0.5) / 2, y = 2 + (i + 0.5) / 2 (pixel centres at k + 0.5)
+    # -> column 2.75 + j / 2, row 1.75 + i / 2; interior samples are exact on the linear ramp
+    assert zoom[0, 0, 2, 3].item() == pytest.approx(10 * 2.75 + 4.25)
+    assert zoom[0, 0, 5, 6].item() == pytest.approx(10 * 4.25 + 5.75)
+
+
 def test_fractional_crop_is_bilinear_eq6():
     frames = torch.arange(100, dtype=torch.float32).view(1, 1, 10, 10)   # value = 10 * row + col
     patch = crop_patches(frames, torch.tensor([[5.25, 4.75]]), 2)

@@ -93,3 +93,17 @@ def test_backbone_weights_from_a_local_file_only(tmp_path):
     trx = TRX(backbone="resnet18", seq_len=4, proj_dim=8)
     assert trx.result_metadata()["backbone"] == "random_init" and trx.model_id == "trx"
     assert TRX(backbone="resnet18", backbone_weights=str(path), seq_len=4, proj_dim=8).result_metadata()["backbone"] == "pretrained"
+
+
+def test_tiny_resnet_backbone_and_its_feature_map_width():
+    from vadbench.models.skps_net.torch_model import ResNetTrunk
+
+    net, dim, loaded = build_resnet("resnet_tiny")
+    assert (dim, loaded) == (128, False) and net(torch.randn(2, 3, 32, 32)).shape == (2, 128)
+    assert sum(p.numel() for p in net.parameters()) < 0.05 * sum(p.numel() for p in build_resnet("resnet18")[0].parameters())
+    for layer, width in (("layer3", 64), ("layer4", 128)):   # one block per stage: the map is the block's output
+        trunk = ResNetTrunk("resnet_tiny", None, layer)
+        feature_map, _ = trunk(torch.randn(1, 3, 64, 64))
+        assert trunk.map_channels == feature_map.shape[1] == width
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_resnet("resnet_huge")

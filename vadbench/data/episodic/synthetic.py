@@ -60,6 +60,7 @@ class SyntheticVideoConfig:
     object_scale: float = 1.0      # multiplies the object radius (0.09-0.14 of the frame side)
     motion_scale: float = 1.0      # multiplies the speed and the circle radius
     corner_offset: float = 0.0     # > 0: start near a random quadrant centre, (0.5 +- offset) * size
+    distractors: int = 0           # static objects of random shapes in other quadrants (0-3); the class object moves
 
     def digest(self) -> str:
         data = asdict(self)
@@ -69,7 +70,7 @@ class SyntheticVideoConfig:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
-_LAYOUT_NEUTRAL_DEFAULTS = {"object_scale": 1.0, "motion_scale": 1.0, "corner_offset": 0.0}
+_LAYOUT_NEUTRAL_DEFAULTS = {"object_scale": 1.0, "motion_scale": 1.0, "corner_offset": 0.0, "distractors": 0}
 
 
 # ---------------------------------------------------------------------- rendering
@@ -102,11 +103,13 @@ def _mask(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
 
 def render_video(shape: str, motion: str, num_frames: int, size: int, rng: np.random.Generator,
                  noise: float = 20.0, visible: np.ndarray | None = None, object_scale: float = 1.0,
-                 motion_scale: float = 1.0, corner_offset: float = 0.0) -> np.ndarray:
+                 motion_scale: float = 1.0, corner_offset: float = 0.0, distractors: int = 0) -> np.ndarray:
     """uint8 `(T, size, size, 3)`: the class's object moving over a noisy background.
 
     `visible` (T,) bool hides the object on False frames (only background noise there).
-    `object_scale`, `motion_scale`, `corner_offset`: see `SyntheticVideoConfig`.
+    `object_scale`, `motion_scale`, `corner_offset`, `distractors`: see `SyntheticVideoConfig`.
+    Distractors are static objects (random shape, colour and size from the class object's ranges),
+    one per quadrant other than the one the class object starts in, drawn under it.
     """
     t = np.arange(num_frames, dtype=np.float64)
     cx, cy = _trajectory(motion, t, size, rng, motion_scale, corner_offset)
@@ -121,6 +124,18 @@ def render_video(shape: str, motion: str, num_frames: int, size: int, rng: np.ra
     background = rng.uniform(30, 120, 3)
     frames = background + noise * rng.standard_normal((num_frames, size, size, 3))
     colour = rng.uniform(170, 255, 3)
+    if not 0 <= distractors <= 3:
+        raise ValueError(f"distractors must be 0-3 (one per free quadrant), got {distractors}")
+    if distractors:  # drawn after everything above, so distractors = 0 leaves a video byte-identical
+        start = (int(cx[0] % size >= size / 2), int(cy[0] % size >= size / 2))
+        free = [q for q in ((0, 0), (0, 1), (1, 0), (1, 1)) if q != start]
+        offset = corner_offset if corner_offset > 0 else 0.25
+        for k in rng.permutation(len(free))[:distractors]:
+            qx, qy = free[k]
+            px, py = (0.5 + (2 * np.array([qx, qy]) - 1) * offset + rng.uniform(-0.03, 0.03, 2)) * size
+            still = _mask(SHAPES[int(rng.integers(len(SHAPES)))], grid[None, :] - px, grid[:, None] - py,
+                          rng.uniform(0.09, 0.14) * size * object_scale)
+            frames = np.where(still[None, :, :, None], rng.uniform(170, 255, 3), frames)
     frames = np.where(mask[..., None], colour, frames)
     return np.clip(frames, 0, 255).astype(np.uint8)
 
@@ -175,7 +190,7 @@ def _write_trx_layout(tmp: Path, cfg: SyntheticVideoConfig, rng: np.random.Gener
                     path = tmp / "videos" / cls / f"{stem}.avi"
                     absent = False
                 frames = render_video(shape, motion, cfg.frames, cfg.size, rng, cfg.noise, None, cfg.object_scale,
-                                      cfg.motion_scale, cfg.corner_offset)
+                                      cfg.motion_scale, cfg.corner_offset, cfg.distractors)
                 lines.append(f"{cls}/{stem}")
                 if absent:
                     missing += 1
@@ -202,7 +217,7 @@ def _write_ucf_v2_layout(tmp: Path, cfg: SyntheticVideoConfig, rng: np.random.Ge
             visible = np.zeros(frames_total, dtype=bool)
             visible[start * cfg.fps:(start + length) * cfg.fps] = True
             frames = render_video(shape, motion, frames_total, cfg.size, rng, cfg.noise, visible, cfg.object_scale,
-                                  cfg.motion_scale, cfg.corner_offset)
+                                  cfg.motion_scale, cfg.corner_offset, cfg.distractors)
             write_video(tmp / "videos" / cls / name, frames, cfg.fps)
             subset = "test" if i >= int(0.8 * cfg.videos_per_class) else "train_val"
             subsets[subset][f"{cls}/{name}"] = [{"end": start + length, "start": start}]

@@ -44,8 +44,8 @@ class ResNetTrunk(nn.Module):
             raise ValueError(f"map_layer must be 'layer3' or 'layer4', got {map_layer!r}")
         self.net, self.dim, self.loaded = build_resnet(name, weights)
         self.map_layer = map_layer
-        self.map_channels = self.net.layer4[-1].conv1.in_channels if map_layer == "layer4" else \
-            self.net.layer3[-1].conv1.in_channels
+        last = getattr(self.net, map_layer)[-1]            # its output width (BasicBlock: conv2, Bottleneck: conv3)
+        self.map_channels = (last.conv3 if hasattr(last, "conv3") else last.conv2).out_channels
 
     def forward(self, x: torch.Tensor, with_map: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
         n = self.net
@@ -182,21 +182,23 @@ def select_centres(weight_map: torch.Tensor, frame_hw: tuple[int, int], patch: i
     return torch.minimum(torch.maximum(centre, low), high)                      # eq. (5): g(.)
 
 
-def crop_patches(frames: torch.Tensor, centres: torch.Tensor, patch: int) -> torch.Tensor:
+def crop_patches(frames: torch.Tensor, centres: torch.Tensor, patch: int, out_size: int | None = None) -> torch.Tensor:
     """Bilinear crops (B, C, P, P) of frames (B, C, H, W) at fractional centres (B, 2) = (x, y).
 
     eq. (6) via `grid_sample` (bilinear, align_corners=False): the patch's pixel (i, j) samples the
     point (x - P/2 + j + 0.5, y - P/2 + i + 0.5); for integer centres these are pixel centres and the
-    crop is exact. Differentiable in both the frames and the centres.
+    crop is exact. Differentiable in both the frames and the centres. `out_size` (default P) samples
+    the same P x P window on an out_size x out_size grid (a zoomed key patch; not in the paper).
     """
     b, _, height, width = frames.shape
     if not bool(torch.isfinite(centres).all()):  # grid_sample would read out of bounds on NaN
         raise FloatingPointError("SKPS-Net: key patch centres are not finite (NaN/inf in the selection "
                                  "feature map: training diverged; lower the learning rate)")
-    offsets = torch.arange(patch, device=frames.device, dtype=frames.dtype) - patch / 2 + 0.5
-    xs = (centres[:, 0:1] + offsets) * (2.0 / width) - 1      # (B, P), normalised to [-1, 1]
+    out = out_size or patch
+    offsets = (torch.arange(out, device=frames.device, dtype=frames.dtype) + 0.5) * (patch / out) - patch / 2
+    xs = (centres[:, 0:1] + offsets) * (2.0 / width) - 1      # (B, out), normalised to [-1, 1]
     ys = (centres[:, 1:2] + offsets) * (2.0 / height) - 1
-    grid = torch.stack([xs[:, None, :].expand(b, patch, patch), ys[:, :, None].expand(b, patch, patch)], dim=-1)
+    grid = torch.stack([xs[:, None, :].expand(b, out, out), ys[:, :, None].expand(b, out, out)], dim=-1)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -298,6 +300,7 @@ class SKPSNetModel(nn.Module):
         selection_layer: SelectionLayer = "layer4",
         seq_len: int = 8,
         patch_size: int = 128,
+        patch_input_size: int | None = None,
         use_patch: bool = True,
         patch_mode: PatchMode = "selected",
         use_relation: bool = True,
@@ -324,6 +327,7 @@ class SKPSNetModel(nn.Module):
         if not 0.0 <= random_map_prob <= 1.0:
             raise ValueError(f"random_map_prob must be in [0, 1], got {random_map_prob}")
         self.seq_len, self.patch_size, self.use_patch, self.patch_mode = seq_len, patch_size, use_patch, patch_mode
+        self.patch_input_size = patch_input_size
         self.weighting, self.temperature = weighting, temperature
         self.stop_gradient, self.random_map_prob = stop_gradient, random_map_prob
         self.refined_loss, self.hausdorff_reduction, self.eval_logits = refined_loss, hausdorff_reduction, eval_logits
@@ -400,7 +404,7 @@ class SKPSNetModel(nn.Module):
             return global_vec, None
         feature_map = feature_map.view(b, t, *feature_map.shape[1:])
         centres = self.patch_centres(feature_map, (height, width))
-        patches = crop_patches(flat, centres.flatten(0, 1), self.patch_size)  # eq. (6)
+        patches = crop_patches(flat, centres.flatten(0, 1), self.patch_size, self.patch_input_size)  # eq. (6)
         _, local_vec = self.local_net(patches, with_map=False)
         return torch.cat([global_vec, local_vec.view(b, t, -1)], dim=-1), centres
 

@@ -16,7 +16,28 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101")
+RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet_tiny")
+
+
+class TinyResNet(torchvision.models.ResNet):
+    """`resnet_tiny`: one BasicBlock per stage, widths 16-32-64-128 (~0.7M parameters, ~1/20 of
+    ResNet-18's multiply-adds). Not a paper backbone: it lets the synthetic configs learn on a CPU.
+    Same attribute names as torchvision's ResNets (conv1 ... layer4, avgpool, fc)."""
+
+    def __init__(self, widths: tuple[int, int, int, int] = (16, 32, 64, 128)):
+        super().__init__(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])
+        block = torchvision.models.resnet.BasicBlock
+        self.inplanes = widths[0]
+        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.layer1 = self._make_layer(block, widths[0], 1)
+        self.layer2 = self._make_layer(block, widths[1], 1, stride=2)
+        self.layer3 = self._make_layer(block, widths[2], 1, stride=2)
+        self.layer4 = self._make_layer(block, widths[3], 1, stride=2)
+        self.fc = nn.Linear(widths[3], 1000)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
 
 class BackboneWeightsError(ValueError):
@@ -32,7 +53,7 @@ def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn
     """
     if name not in RESNETS:
         raise ValueError(f"unknown backbone {name!r}; expected one of {RESNETS}")
-    net = getattr(torchvision.models, name)(weights=None)
+    net = TinyResNet() if name == "resnet_tiny" else getattr(torchvision.models, name)(weights=None)
     dim = net.fc.in_features
     loaded = False
     if weights is not None:
