@@ -139,6 +139,19 @@ def test_patch_modes_central_random_selected():
     assert f.shape == (2, 4, 1024) and s.shape == (2, 4, 2) and bool(((s >= 8) & (s <= 24)).all())
 
 
+def test_global_branch_on_a_downscaled_frame_patch_from_the_full_frame():
+    torch.manual_seed(0)
+    frames = torch.randn(2, 4, 3, 64, 64)
+    model = _tiny_model(patch_mode="central", global_input_size=32).eval()
+    seen = {}
+    for name in ("global", "local"):   # a forward hook that returns None leaves the output alone
+        getattr(model, f"{name}_net").register_forward_hook(
+            lambda m, args, out, name=name: None if seen.setdefault(name, tuple(args[0].shape)) else None)
+    _, centres = model.embed_with_centres(frames)
+    assert seen["global"] == (8, 3, 32, 32) and seen["local"] == (8, 3, 16, 16)
+    assert torch.equal(centres, torch.full((2, 4, 2), 32.0))      # full-frame coordinates
+
+
 def test_random_map_trick_only_in_training():
     torch.manual_seed(0)
     frames = torch.randn(3, 4, 3, 32, 32)

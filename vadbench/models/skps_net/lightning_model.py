@@ -26,7 +26,10 @@ class SKPSNet(FewShotModule):
         use_patch: the key-patch branch (False = the TRX baseline of Table 3).
         patch_size: P x P patch in pixels (128 at 224 px frames).
         patch_input_size: side of the image the key-patch ResNet gets; None = P (the paper). Larger
-            values resample the same window on a finer grid (a zoom; used by the CPU synthetic configs).
+            values resample the same window on a finer grid (a zoom; not in the paper).
+        global_input_size: frame height the global ResNet gets (None = the input frames, the paper);
+            smaller values downscale its input while the key patch is cut from the full frame
+            (the paper's "patch out of the original frame" read as a higher-resolution source).
         patch_mode: `selected` (the module), `central` or `random` (Table 4's alternatives).
         weighting, temperature: how map values become the shift-vector weights u_i (eq. 4):
             `raw` values (the paper's eq. 4, clamped by eq. 5), `sum` (ReLU, sum-normalised) or
@@ -64,6 +67,7 @@ class SKPSNet(FewShotModule):
         use_patch: bool = True,
         patch_size: int = 128,
         patch_input_size: int | None = None,
+        global_input_size: int | None = None,
         patch_mode: PatchMode = "selected",
         weighting: Weighting = "raw",
         temperature: float = 1.0,
@@ -93,7 +97,8 @@ class SKPSNet(FewShotModule):
         self.model = SKPSNetModel(
             backbone=backbone, backbone_weights=backbone_weights, local_backbone=local_backbone,
             local_backbone_weights=local_backbone_weights, selection_layer=selection_layer, seq_len=seq_len,
-            patch_size=patch_size, patch_input_size=patch_input_size, use_patch=use_patch, patch_mode=patch_mode, use_relation=use_relation,
+            patch_size=patch_size, patch_input_size=patch_input_size,
+            global_input_size=global_input_size, use_patch=use_patch, patch_mode=patch_mode, use_relation=use_relation,
             relation_temporal=relation_temporal, relation_motion=relation_motion,
             relation_kernel_3d=relation_kernel_3d, weighting=weighting, temperature=temperature,
             stop_gradient=stop_gradient, random_map_prob=random_map_prob, refined_loss=refined_loss,

@@ -301,6 +301,7 @@ class SKPSNetModel(nn.Module):
         seq_len: int = 8,
         patch_size: int = 128,
         patch_input_size: int | None = None,
+        global_input_size: int | None = None,
         use_patch: bool = True,
         patch_mode: PatchMode = "selected",
         use_relation: bool = True,
@@ -327,7 +328,7 @@ class SKPSNetModel(nn.Module):
         if not 0.0 <= random_map_prob <= 1.0:
             raise ValueError(f"random_map_prob must be in [0, 1], got {random_map_prob}")
         self.seq_len, self.patch_size, self.use_patch, self.patch_mode = seq_len, patch_size, use_patch, patch_mode
-        self.patch_input_size = patch_input_size
+        self.patch_input_size, self.global_input_size = patch_input_size, global_input_size
         self.weighting, self.temperature = weighting, temperature
         self.stop_gradient, self.random_map_prob = stop_gradient, random_map_prob
         self.refined_loss, self.hausdorff_reduction, self.eval_logits = refined_loss, hausdorff_reduction, eval_logits
@@ -398,7 +399,12 @@ class SKPSNetModel(nn.Module):
         """(B, T, 3, H, W) -> frame features (B, T, Dg + Dl) = cat(global, local), centres (B, T, 2)."""
         b, t, _, height, width = frames.shape
         flat = frames.flatten(0, 1)
-        feature_map, global_vec = self.global_net(flat, with_map=self.use_patch)
+        global_in = flat
+        if self.global_input_size is not None and self.global_input_size != height:
+            # the global branch sees a downscaled frame; the key patch is cut from the full one
+            size = (self.global_input_size, max(1, round(width * self.global_input_size / height)))
+            global_in = F.interpolate(flat, size=size, mode="bilinear", align_corners=False, antialias=True)
+        feature_map, global_vec = self.global_net(global_in, with_map=self.use_patch)
         global_vec = global_vec.view(b, t, -1)
         if not self.use_patch:
             return global_vec, None
