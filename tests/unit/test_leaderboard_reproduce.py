@@ -6,6 +6,7 @@ fast; tests/integration/test_reproduce_synthetic.py runs the real thing end to e
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 
@@ -99,15 +100,19 @@ def test_plan_packaged_tables():
     assert by_setting["default"] == []
 
 
-def test_few_shot_synthetic_falls_back_to_a_sibling_config():
-    if not (CONFIGS_DIR / "trx" / "synthetic_5w1s.yaml").is_file():
-        pytest.skip("TRX synthetic configs not in this checkout")
+def test_few_shot_synthetic_falls_back_to_a_sibling_config(tmp_path, monkeypatch):
     specs = load_specs()
     runs, _ = plan_runs(specs, specs.get("skps-table2"), data="synthetic")
     trx = {r.row.setting: r for r in runs if r.row.model == "trx"}
     assert trx["5w1s"].config.name == "synthetic_5w1s.yaml" and trx["5w1s"].overrides[0].startswith("--trainer.max_steps")
-    if not (CONFIGS_DIR / "trx" / "synthetic_5w10s.yaml").is_file():
-        assert "--data.init_args.shot=10" in trx["5w10s"].overrides
+    # a checkout with only the 1-shot config: the 10-shot row reuses it with the shot overrides
+    (tmp_path / "trx").mkdir()
+    shutil.copy(CONFIGS_DIR / "trx" / "synthetic_5w1s.yaml", tmp_path / "trx")
+    monkeypatch.setattr("vadbench.leaderboard.specs.CONFIGS_DIR", tmp_path)
+    runs, _ = plan_runs(specs, specs.get("skps-table2"), data="synthetic")
+    trx = {r.row.setting: r for r in runs if r.row.model == "trx"}
+    assert trx["5w10s"].config == tmp_path / "trx" / "synthetic_5w1s.yaml"
+    assert "--data.init_args.shot=10" in trx["5w10s"].overrides
 
 
 def test_missing_configs_fail_with_their_names(stub_env, capsys):
