@@ -23,8 +23,8 @@ demo: install  ## synthetic data -> fit RTFM -> test -> result JSON -> leaderboa
 	@echo "--- result table ($(DEMO_DIR)/leaderboard/README.md) ---"
 	@grep -A12 -i "synthetic" $(DEMO_DIR)/leaderboard/README.md | head -30
 
-test: install  ## install, then run the whole test suite (slow real-data and multi-process tests included)
-	$(PYTEST) -q
+test: install  ## install, then run the whole test suite (slow real-data and multi-process tests included), 2 workers
+	$(PYTEST) -q -n 2 --dist load --maxschedchunk 1
 
 test-fast: ## run the tests not marked slow (no install step)
 	$(PYTEST) -q -m "not slow"

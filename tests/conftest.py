@@ -19,6 +19,23 @@ REAL = SHARED / "real_data"
 REFERENCE = SHARED / "reference_data"
 
 
+# The longest tests (minutes on 2 cores). `make test` runs 2 xdist workers with `--dist load
+# --maxschedchunk 1`: xdist hands the first two tests to worker 1 and the next two to worker 2, then
+# one at a time, so these two go first and to different workers instead of ending the run one after
+# the other.
+LONGEST_FIRST = ("test_table4_selected_key_patch_beats_central_patch_on_synthetic_5shot",
+                 "test_full_ssrl_beats_rtfm_and_its_clip_only_stage")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order: longest test, a slow one, the second longest, the other slow ones, the rest."""
+    longest = sorted((i for i in items if i.name in LONGEST_FIRST), key=lambda i: LONGEST_FIRST.index(i.name))
+    slow = [i for i in items if i.get_closest_marker("slow") and i.name not in LONGEST_FIRST]
+    fast = [i for i in items if not i.get_closest_marker("slow")]
+    head = longest[:1] + slow[:1] + longest[1:] if len(longest) > 1 else longest
+    items[:] = head + slow[1 if len(longest) > 1 else 0:] + fast
+
+
 def require(path: Path) -> Path:
     """Skip the calling test when a ../shared file is absent."""
     if not path.exists():
