@@ -32,8 +32,10 @@ def pytest_collection_modifyitems(config, items):
     longest = sorted((i for i in items if i.name in LONGEST_FIRST), key=lambda i: LONGEST_FIRST.index(i.name))
     slow = [i for i in items if i.get_closest_marker("slow") and i.name not in LONGEST_FIRST]
     fast = [i for i in items if not i.get_closest_marker("slow")]
-    head = longest[:1] + slow[:1] + longest[1:] if len(longest) > 1 else longest
-    items[:] = head + slow[1 if len(longest) > 1 else 0:] + fast
+    if len(longest) > 1:   # positions 0 and 2: the first two tests go to one worker, the next two to the other
+        slow = slow[:1] + longest[1:] + slow[1:]
+        longest = longest[:1]
+    items[:] = longest + slow + fast
 
 
 def require(path: Path) -> Path:

@@ -20,7 +20,7 @@ RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet_tiny")
 
 
 class TinyResNet(torchvision.models.ResNet):
-    """`resnet_tiny`: one BasicBlock per stage, widths 16-32-64-128 (~0.7M parameters, ~1/20 of
+    """`resnet_tiny`: one BasicBlock per stage, widths 16-32-64-128 (0.3M parameters, about 1/20 of
     ResNet-18's multiply-adds). Not a paper backbone: it lets the synthetic configs learn on a CPU.
     Same attribute names as torchvision's ResNets (conv1 ... layer4, avgpool, fc)."""
 
