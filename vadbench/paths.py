@@ -7,8 +7,9 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
-CONFIGS_DIR = REPO_DIR / "configs"
-MANIFESTS_DIR = REPO_DIR / "data_manifests"
+# Configs and manifests ship inside the package (the repository root has symlinks to them).
+CONFIGS_DIR = PACKAGE_DIR / "configs"
+MANIFESTS_DIR = PACKAGE_DIR / "data_manifests"
 LEADERBOARDS_DIR = REPO_DIR / "leaderboards"
 
 # Short dataset names people type in config names: `ssrl_ucf.yaml` -> configs/ssrl/ucf_crime.yaml.
