@@ -71,3 +71,70 @@ def resolve_config(name: str) -> Path:
 
 def list_configs() -> list[str]:
     return sorted(str(p.relative_to(CONFIGS_DIR)) for p in CONFIGS_DIR.rglob("*.yaml"))
+
+
+# ---------------------------------------------------------------- composed configs
+# A named experiment (`configs/ssrl/ucf_crime.yaml`) composes parts with a top-level `compose:` list
+# (model, data, recipe, shot overlays; packaged names or paths relative to the experiment file),
+# applied in order before the experiment's own keys, exactly as repeated `--config` options are.
+
+COMPOSE_KEY = "compose"
+
+
+def _compose_part(entry: str, base: Path) -> Path:
+    local = (base / entry).expanduser()
+    if local.is_file():
+        return local.resolve()
+    return resolve_config(entry)
+
+
+def expand_config(name: str | Path, _seen: tuple[Path, ...] = ()) -> list[Path | str]:
+    """The `--config` values one config stands for: its parts (recursively), then its own keys.
+
+    Returns paths for files used as they are, and a YAML string for an experiment's own keys
+    (its `compose:` list removed). A config without `compose:` expands to its own path.
+    """
+    import yaml
+
+    path = resolve_config(str(name))
+    if path in _seen:
+        raise ValueError(f"config {path} composes itself (cycle: {' -> '.join(map(str, _seen + (path,)))})")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or COMPOSE_KEY not in data:
+        return [path]
+    parts = data.pop(COMPOSE_KEY)
+    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+        raise ValueError(f"{path}: `{COMPOSE_KEY}:` must be a list of config names or relative paths, got {parts!r}")
+    out: list[Path | str] = []
+    for entry in parts:
+        out += expand_config(_compose_part(entry, path.parent), _seen + (path,))
+    if data:
+        out.append(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            # a new class_path replaces the old init_args, as jsonargparse does
+            if "class_path" in value and value.get("class_path") != out[key].get("class_path"):
+                out[key] = value
+            else:
+                out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(*names: str | Path) -> dict:
+    """The plain merged dict of one or more (composed) configs, for code that reads a value without
+    building the LightningCLI (schedules, `reproduce` plans). Later configs override earlier ones."""
+    import yaml
+
+    merged: dict = {}
+    for name in names:
+        for part in expand_config(name):
+            data = yaml.safe_load(part.read_text(encoding="utf-8") if isinstance(part, Path) else part) or {}
+            merged = _deep_merge(merged, data)
+    return merged

@@ -11,7 +11,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from vadbench.data.mil.annotations import GroundTruthError
 from vadbench.data.mil.features import FeatureFileError
-from vadbench.paths import resolve_config
+from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
 
 # Bad input raises these with a message naming the file and the expectation; shown without a
@@ -113,19 +113,21 @@ def _has_omegaconf() -> bool:
 
 
 def _resolve_config_args(argv: list[str]) -> list[str]:
-    """Replace each `--config NAME` / `--config=NAME` by the resolved path (packaged names allowed)."""
+    """Replace each `--config NAME` / `--config=NAME` by the resolved path (packaged names allowed);
+    a composed experiment (`compose:` list) becomes one `--config` per part, in order."""
     out, i = [], 0
     while i < len(argv):
         arg = argv[i]
         if arg in ("--config", "-c") and i + 1 < len(argv):
-            out += [arg, str(resolve_config(argv[i + 1]))]
-            i += 2
-            continue
-        if arg.startswith("--config="):
-            out.append("--config=" + str(resolve_config(arg.split("=", 1)[1])))
+            name, i = argv[i + 1], i + 2
+        elif arg.startswith("--config="):
+            name, i = arg.split("=", 1)[1], i + 1
         else:
             out.append(arg)
-        i += 1
+            i += 1
+            continue
+        for part in expand_config(name):
+            out += ["--config", str(part)]
     return out
 
 
