@@ -1,10 +1,14 @@
-"""The metafile of published numbers: spot values against the papers, and its checks."""
+"""The published numbers in the metafiles beside the models: spot values against the papers, and checks."""
 
 from __future__ import annotations
 
-import pytest
+import shutil
 
-from vadbench.leaderboard.metafile import METAFILE, load_metafile
+import pytest
+import yaml
+
+from vadbench.leaderboard.metafile import load_metafile
+from vadbench.models.discovery import MODELS_DIR, model_folders
 
 
 @pytest.fixture(scope="module")
@@ -79,22 +83,69 @@ def test_every_table_has_entries_and_dashes_are_absent(meta):
     assert len(meta.entries) > 300
 
 
-def test_bad_metafile_errors_name_the_entry(tmp_path):
-    text = METAFILE.read_text(encoding="utf-8")
-    bad = tmp_path / "m.yaml"
-    bad.write_text(text + '  - {paper: "sta_mil", table: "table1", model: "x", label: "x", dataset: "ucf", '
-                   'setting: "default", metric: "frame_auc_micro", value: 1.0}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"entry \d+: dataset 'ucf' is not one of"):
-        load_metafile(bad)
-    bad.write_text(text + '  - {paper: "sta_mil", table: "table9", model: "x", label: "x", dataset: "ucf_crime", '
-                   'setting: "default", metric: "frame_auc_micro", value: 1.0}\n', encoding="utf-8")
+def _one_model_folder(tmp_path, model="sta_mil"):
+    """A folder holding a copy of one model's metafile (`<tmp>/<model>/metafile.yml`) and its parsed text."""
+    (tmp_path / model).mkdir()
+    path = tmp_path / model / "metafile.yml"
+    shutil.copy(MODELS_DIR / model / "metafile.yml", path)
+    return path, yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_bad_metafile_errors_name_the_file_and_entry(tmp_path):
+    path, data = _one_model_folder(tmp_path)
+    n = len(data["results"])
+
+    def with_entry(**entry):
+        path.write_text(yaml.safe_dump({**data, "results": data["results"] + [entry]}), encoding="utf-8")
+        return tmp_path
+
+    base = dict(paper="sta_mil", table="table1", model="x", label="x", dataset="ucf_crime", setting="default",
+                metric="frame_auc_micro", value=1.0)
+    with pytest.raises(ValueError, match=rf"metafile .*sta_mil/metafile.yml, entry {n}: dataset 'ucf' is not one of"):
+        load_metafile(with_entry(**{**base, "dataset": "ucf"}))
     with pytest.raises(ValueError, match="table 'table9' is not declared"):
-        load_metafile(bad)
-    bad.write_text(text + '  - {paper: "sta_mil", table: "table1", model: "sta_mil", label: "x", '
-                   'dataset: "ucf_crime", setting: "default", metric: "frame_auc_micro", value: 83.0, '
-                   'feature: "I3D-RGB"}\n', encoding="utf-8")
+        load_metafile(with_entry(**{**base, "table": "table9"}))
+    with pytest.raises(ValueError, match="paper 'nope' is not declared"):
+        load_metafile(with_entry(**{**base, "paper": "nope"}))
     with pytest.raises(ValueError, match="duplicates entry"):
-        load_metafile(bad)
-    bad.write_text("entries: 3\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="expected a mapping with an `entries` list"):
-        load_metafile(bad)
+        load_metafile(with_entry(**{**base, "model": "sta_mil", "value": 83.0, "feature": "I3D-RGB"}))
+    path.write_text("model: sta_mil\npaper: {title: t}\nresults: 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="`results:` must be a list"):
+        load_metafile(tmp_path)
+    path.write_text("model: other\npaper: {title: t}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="differs from its folder name 'sta_mil'"):
+        load_metafile(tmp_path)
+    path.write_text("model: sta_mil\npaper: {title: t}\nresult: []\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"unknown top-level key\(s\) \['result'\]"):
+        load_metafile(tmp_path)
+
+
+def test_a_paper_is_declared_once(tmp_path):
+    _one_model_folder(tmp_path, "sta_mil")
+    path, data = _one_model_folder(tmp_path, "ssrl")
+    data["papers"]["sta_mil"] = {"tables": {"table1": "x"}}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="paper 'sta_mil' is already declared in .*ssrl/metafile.yml"):
+        load_metafile(tmp_path)
+
+
+def test_every_model_has_a_metafile_with_its_paper_and_configs(meta):
+    from vadbench.paths import CONFIGS_DIR
+
+    for m in model_folders():
+        assert m.metafile.is_file(), f"{m.folder} has no metafile.yml"
+        info = meta.models[m.name]
+        assert info.paper["title"] and "venue" in info.paper and "year" in info.paper and "url" in info.paper
+        assert info.configs, f"{m.metafile} lists no configs"
+        for cfg in info.configs:
+            assert (CONFIGS_DIR / cfg).is_file(), f"{m.metafile} lists {cfg}, which is not a packaged config"
+
+
+def test_moved_numbers_keep_their_order_per_paper(meta):
+    """The merged metafiles give the papers in the leaderboard's order and every entry once."""
+    assert list(meta.papers) == ["ssrl_eccv22", "msip_icassp24", "sta_mil", "skps_net_en", "skps_net_zh_journal"]
+    assert len(meta.entries) == 316
+    assert [e.order for e in meta.entries] == list(range(316))
+    ranks = [list(meta.papers).index(e.paper) for e in meta.entries]
+    assert ranks == sorted(ranks)
+    assert meta.entries[0].label == "BODS [33]" and meta.entries[-1].paper == "skps_net_zh_journal"

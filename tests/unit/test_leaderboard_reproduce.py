@@ -39,16 +39,19 @@ STUB = textwrap.dedent('''
 
 @pytest.fixture
 def stub_env(tmp_path, monkeypatch):
-    """A config tree (models `good` and `failing`), a specs file, and the stub as `vadbench fit`."""
+    """A config tree (models `good` and `failing`), a folder of metafiles, and the stub as `vadbench fit`."""
     cfg = tmp_path / "configs"
     for model in ("good", "failing"):
         (cfg / model).mkdir(parents=True)
         for name in ("ucf_crime", "synthetic"):
             (cfg / model / f"{name}.yaml").write_text("# stub\n")
-    specs = tmp_path / "tables.yaml"
-    specs.write_text(textwrap.dedent(f'''
+    specs = tmp_path / "metafiles"
+    (specs / "good").mkdir(parents=True)
+    (specs / "good" / "metafile.yml").write_text(textwrap.dedent(f'''
+        model: good
+        paper: {{title: "a stub model", venue: null, year: null, url: null}}
         ablations:
-          good: {{"scales=clip": ["--data.init_args.patch_scales=[]"]}}
+          "scales=clip": ["--data.init_args.patch_scales=[]"]
         tables:
           demo:
             title: "demo table"
@@ -117,10 +120,10 @@ def test_few_shot_synthetic_falls_back_to_a_sibling_config(tmp_path, monkeypatch
 
 def test_missing_configs_fail_with_their_names(stub_env, capsys):
     tmp, specs = stub_env
-    assert reproduce.main(["missing", "--tables", str(specs), "--results-dir", str(tmp / "r")]) == 2
+    assert reproduce.main(["missing", "--metafiles", str(specs), "--results-dir", str(tmp / "r")]) == 2
     err = capsys.readouterr().err
     assert "no_such_model/ucf_crime.yaml" in err and "no_such_model/shanghaitech.yaml" in err
-    assert reproduce.main(["nope", "--tables", str(specs)]) == 2
+    assert reproduce.main(["nope", "--metafiles", str(specs)]) == 2
     assert "unknown table 'nope'" in capsys.readouterr().err
 
 
@@ -130,7 +133,7 @@ def test_runs_skip_existing_and_report_failures(stub_env, capsys):
     write_record(res, make_record(model="good", model_class="stub", dataset="ucf_crime",
                                   metrics={"frame_auc_micro": 0.9}, model_selection="last", data_source="real",
                                   seed=0, setting="default"))
-    base = ["demo", "--tables", str(specs), "--results-dir", str(res), "--work-dir", str(work)]
+    base = ["demo", "--metafiles", str(specs), "--results-dir", str(res), "--work-dir", str(work)]
     assert reproduce.main(base + ["--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "6 run(s), 1 already in" in out and "[exists] good__ucf_crime__default__seed0" in out
@@ -158,7 +161,7 @@ def test_runs_skip_existing_and_report_failures(stub_env, capsys):
 def test_devices_spread_runs_one_gpu_each(stub_env, capsys):
     tmp, specs = stub_env
     res = tmp / "results"
-    assert reproduce.main(["demo", "--tables", str(specs), "--results-dir", str(res), "--work-dir",
+    assert reproduce.main(["demo", "--metafiles", str(specs), "--results-dir", str(res), "--work-dir",
                            str(tmp / "w"), "--devices", "2", "--data", "synthetic"]) == 1
     recs = load_records([res])
     assert {r["extras"]["cuda_visible_devices"] for r in recs} <= {"0", "1"} and len(recs) == 4
@@ -167,3 +170,55 @@ def test_devices_spread_runs_one_gpu_each(stub_env, capsys):
     out = capsys.readouterr().out
     assert "on GPU 0" in out and "on GPU 1" in out
     assert "ours synthetic frame AUC (%)" in out
+
+
+@pytest.mark.parametrize("data", ["real", "synthetic"])
+def test_dry_run_plans_every_packaged_table(data, tmp_path, capsys):
+    specs = load_specs()
+    assert len(specs.tables) >= 15
+    for tid in specs.tables:
+        assert reproduce.main([tid, "--dry-run", "--data", data, "--results-dir", str(tmp_path)]) == 0, \
+            capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert f"vadbench reproduce {tid}: " in out and "[to run]" in out
+
+
+def test_a_root_per_dataset(tmp_path, capsys):
+    specs = load_specs()
+    roots = {"ucf_crime": "/data/ucf", "shanghaitech": "/data/sh", "kinetics100": "/data/k100",
+             "ucf_crime_v2": "/data/ucf_v2"}
+    runs, _ = plan_runs(specs, specs.get("rtfm-baseline"), seeds=[0], roots=roots)
+    by_ds = {(r.row.model, r.dataset): r.overrides for r in runs}
+    assert by_ds[("rtfm", "ucf_crime")] == ["--data.init_args.root=/data/ucf"]
+    assert by_ds[("sultani", "shanghaitech")] == ["--data.init_args.root=/data/sh"]
+    # few-shot UCF-Crime v2: trained on Kinetics-100 (root), tested on UCF-Crime v2 (test_root)
+    runs, _ = plan_runs(specs, specs.get("skps-table2"), roots=roots)
+    skps = [r for r in runs if r.row.setting == "5w5s" and r.row.model == "skps_net"][0]
+    assert skps.overrides == ["--data.init_args.root=/data/k100", "--data.init_args.test_root=/data/ucf_v2"]
+    # a dataset without a root keeps the config's; synthetic runs never get one
+    runs, _ = plan_runs(specs, specs.get("rtfm-baseline"), seeds=[0], roots={"ucf_crime": "/u"})
+    assert [r.overrides for r in runs if r.dataset == "shanghaitech"] == [[], []]
+    runs, _ = plan_runs(specs, specs.get("rtfm-baseline"), data="synthetic", seeds=[0], roots=roots, max_steps=2)
+    assert all(r.overrides == ["--trainer.max_steps=2"] for r in runs)
+    # from the command line
+    assert reproduce.main(["rtfm-baseline", "--dry-run", "--seeds", "0", "--root", "ucf_crime=/data/ucf",
+                           "--root", "shanghaitech=/data/sh", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "rtfm/ucf_crime.yaml --data.init_args.root=/data/ucf --setting default" in out
+    assert "sultani/shanghaitech.yaml --data.init_args.root=/data/sh --setting default" in out
+    assert reproduce.main(["rtfm-baseline", "--dry-run", "--root", "ucf=/x"]) == 2
+    assert "unknown dataset 'ucf'" in capsys.readouterr().err
+    assert reproduce.main(["rtfm-baseline", "--dry-run", "--root", "/data/ucf"]) == 2
+    assert "expected DATASET=FOLDER" in capsys.readouterr().err
+
+
+def test_a_few_shot_setting_without_its_config_uses_the_closest_sibling():
+    """TRX has no 10-shot config: the 5-shot one with the 10-shot overrides (the shot count closest to 10)."""
+    specs = load_specs()
+    runs, missing = plan_runs(specs, specs.get("skps-table1"))
+    assert not missing
+    trx10 = {r.dataset: r for r in runs if r.row.model == "trx" and r.row.setting == "5w10s"}
+    assert trx10["hmdb51"].config == CONFIGS_DIR / "trx" / "hmdb51_5w5s.yaml"
+    assert trx10["hmdb51"].overrides[:2] == ["--data.init_args.way=5", "--data.init_args.shot=10"]
+    skps10 = [r for r in runs if r.row.model == "skps_net" and r.row.setting == "5w10s" and r.dataset == "hmdb51"][0]
+    assert skps10.config == CONFIGS_DIR / "skps_net" / "hmdb51_5w10s.yaml" and skps10.overrides == []

@@ -2,8 +2,8 @@
 
     vadbench reproduce --list
     vadbench reproduce rtfm-baseline [--data real|synthetic] [--seeds 0 1 2] [--dry-run]
-                       [--devices N | --gpus N] [--results-dir DIR] [--work-dir DIR] [--max-steps N]
-                       [--out table.md] [-- EXTRA OVERRIDES ...]
+                       [--root DATASET=FOLDER ...] [--devices N | --gpus N] [--results-dir DIR]
+                       [--work-dir DIR] [--max-steps N] [--out table.md] [-- EXTRA OVERRIDES ...]
 
 Each run is `vadbench fit --config <cfg> [overrides] --setting <tag> --seed_everything <seed>
 --results_dir <dir>` in its own process, logged to `<work-dir>/logs/<run>.log`. A run whose result
@@ -12,7 +12,11 @@ already exists in the results folder (same model, dataset, setting, seed, data s
 Arguments after `--` are appended verbatim to every run (e.g. `-- --trainer.enable_progress_bar=false`).
 `--devices N` runs N at a time, one GPU each (CUDA_VISIBLE_DEVICES); otherwise runs are sequential.
 A failed run is reported (name and log) without stopping the others; the exit code is 1 if any failed.
-Table specs: vadbench/leaderboard/tables.yaml.
+`--root ucf_crime=/data/ucf --root shanghaitech=/data/sh` gives each dataset its data folder: every run
+reading that dataset gets `--data.init_args.root` (or `test_root`, for a few-shot config that tests on
+another dataset, e.g. `--root kinetics100=... --root ucf_crime_v2=...`).
+Tables: the `tables:` of each model's metafile (vadbench/models/<model>/metafile.yml), with the model's
+`ablations:`; a new model's metafile adds its tables here with no other edit.
 """
 
 from __future__ import annotations
@@ -46,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None,
                    help="--trainer.max_steps of every run (synthetic default: the table's, 50)")
     p.add_argument("--out", default=None, help="also write the rendered table (markdown) to this file")
-    p.add_argument("--tables", default=None, help="table specs file (default: vadbench/leaderboard/tables.yaml)")
+    p.add_argument("--root", action="append", default=None, metavar="DATASET=FOLDER",
+                   help="data folder of one dataset (repeat per dataset), e.g. --root ucf_crime=/data/UCF_I3D")
+    p.add_argument("--metafiles", "--tables", dest="metafiles", default=None,
+                   help="read the tables from this metafile or folder of <model>/metafile.yml "
+                        "(default: the metafile beside every model)")
     return p
 
 
@@ -110,8 +118,8 @@ def execute(runs, results_dir: Path, work_dir: Path, devices: int) -> list[tuple
 
 def main(argv: list[str]) -> int:
     from vadbench.leaderboard.board import group_records, markdown_table, reproduce_table
-    from vadbench.leaderboard.metafile import load_metafile
-    from vadbench.leaderboard.specs import load_specs, plan_runs
+    from vadbench.leaderboard.metafile import load_metafile, metafile_paths
+    from vadbench.leaderboard.specs import load_specs, parse_roots, plan_runs
 
     extra: list[str] = []
     if "--" in argv:
@@ -119,7 +127,8 @@ def main(argv: list[str]) -> int:
         argv, extra = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
     try:
-        specs = load_specs(args.tables)
+        specs = load_specs(args.metafiles)
+        roots = parse_roots(args.root)
     except ValueError as err:
         print(f"vadbench reproduce: error: {err}", file=sys.stderr)
         return 2
@@ -130,7 +139,7 @@ def main(argv: list[str]) -> int:
     try:
         spec = specs.get(args.table)
         runs, missing = plan_runs(specs, spec, data=args.data, seeds=args.seeds, max_steps=args.max_steps,
-                                  extra=extra)
+                                  extra=extra, roots=roots)
     except (KeyError, ValueError) as err:
         print(f"vadbench reproduce: error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
@@ -155,7 +164,10 @@ def main(argv: list[str]) -> int:
             print(f"  [{state}] {r.name}: vadbench " + " ".join(shlex.quote(a) for a in r.fit_args(results_dir, work_dir / "runs")))
         return 0
     failures = execute(todo, results_dir, work_dir, args.devices) if todo else []
-    meta = load_metafile()
+    # the paper numbers: every model's metafile, plus those given with --metafiles
+    packaged = metafile_paths(None)
+    meta = load_metafile(packaged + [p for p in metafile_paths(args.metafiles) if p not in packaged]
+                         if args.metafiles else None)
     groups = group_records(_existing(results_dir))
     table = reproduce_table(meta, spec, groups, data_source=args.data)
     text = f"## {spec.id}\n\n{table.caption}\n\n{markdown_table(table)}\n"
