@@ -83,7 +83,9 @@ def metafiles(extra_dirs: Iterable[str | Path] | None = None) -> list[Path]:
 
 
 def lightning_modules(extra_dirs: Iterable[str | Path] | None = None) -> dict[str, type]:
-    """{"<module>.<Class>": class} of every concrete LightningModule defined in a model's `lightning_model.py`."""
+    """{"<module>.<Class>": class} of every model LightningModule: defined in a model folder's
+    `lightning_model.py` and naming its own `model_id` (the id its result files carry); shared bases
+    defined there without one (`StagedMILModule`) are not models."""
     import lightning as L
 
     if extra_dirs is not None or os.environ.get(MODEL_DIRS_ENV):
@@ -93,6 +95,7 @@ def lightning_modules(extra_dirs: Iterable[str | Path] | None = None) -> dict[st
         module = importlib.import_module(f"{m.package}.lightning_model")
         for name, obj in sorted(vars(module).items()):
             if (inspect.isclass(obj) and issubclass(obj, L.LightningModule) and obj.__module__ == module.__name__
-                    and not name.startswith("_") and not inspect.isabstract(obj)):
+                    and not name.startswith("_") and not inspect.isabstract(obj)
+                    and isinstance(vars(obj).get("model_id"), str)):
                 out[f"{module.__name__}.{name}"] = obj
     return out
