@@ -130,15 +130,13 @@ def test_a_paper_is_declared_once(tmp_path):
 
 
 def test_every_model_has_a_metafile_with_its_paper_and_configs(meta):
-    from vadbench.paths import CONFIGS_DIR
-
     for m in model_folders():
         assert m.metafile.is_file(), f"{m.folder} has no metafile.yml"
         info = meta.models[m.name]
         assert info.paper["title"] and "venue" in info.paper and "year" in info.paper and "url" in info.paper
         assert info.configs, f"{m.metafile} lists no configs"
-        for cfg in info.configs:
-            assert (CONFIGS_DIR / cfg).is_file(), f"{m.metafile} lists {cfg}, which is not a packaged config"
+        for cfg in info.config_paths():
+            assert cfg.is_file(), f"{m.metafile} lists {cfg}, which does not exist"
 
 
 def test_moved_numbers_keep_their_order_per_paper(meta):

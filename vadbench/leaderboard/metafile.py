@@ -60,6 +60,12 @@ class ModelMeta:
     ablations: dict[str, list[str]] = field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def config_paths(self) -> list[Path]:
+        """The `configs:` as files: packaged names under vadbench/configs/, `./...` beside the metafile."""
+        from vadbench.paths import CONFIGS_DIR
+
+        return [self.path.parent / c if c.startswith("./") else CONFIGS_DIR / c for c in self.configs]
+
 
 @dataclass
 class Metafile:
