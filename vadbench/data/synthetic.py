@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vadbench.data.patch_grids import grid_shape  # the one parser (models import it from here too)
+
 ANOMALY_CLASSES = ("Abuse", "Arrest", "Assault", "Explosion", "Fighting", "Shooting")
 FOREIGN_PREFIX = {"train": "/home/someone/UCF_Train_ten_crop_i3d/", "test": "G:\\UCF_Test_ten_crop_i3d\\"}
 
@@ -84,14 +86,6 @@ class SyntheticMILConfig:
 
 PATCH_FIELDS = ("patch_grids", "patch_event_strength", "frame_event_fraction", "medium_event_fraction",
                 "patch_noise", "shared_noise", "view_noise")
-
-
-def grid_shape(scale: str) -> tuple[int, int]:
-    """`patch23` -> (2, 3): rows and columns of a patch grid named as SSRL's feature files are."""
-    digits = scale.removeprefix("patch")
-    if not (scale.startswith("patch") and len(digits) == 2 and digits.isdigit() and "0" not in digits):
-        raise ValueError(f"patch scale {scale!r}: expected 'patch<rows><cols>' with one digit each, e.g. 'patch23'")
-    return int(digits[0]), int(digits[1])
 
 
 def _coverage(rect: tuple[float, float, float, float], rows: int, cols: int) -> np.ndarray:

@@ -26,8 +26,9 @@ from typing import Callable
 
 import numpy as np
 
+from vadbench.data.patch_grids import grid_tag, parse_grid
 from vadbench.features.backbones import DEFAULT_NORMALISATION
-from vadbench.features.transforms import grid_tag, parse_grid, parse_size
+from vadbench.features.transforms import parse_size
 
 FORMAT = "vadbench-features/1"
 TMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")

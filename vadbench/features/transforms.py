@@ -17,6 +17,8 @@ import re
 import numpy as np
 import torch
 
+from vadbench.data.patch_grids import grid_tag, parse_grid  # noqa: F401  (re-exported: one parser)
+
 NORMALISATIONS = {
     # name: (mean, std) applied to x in [0, 1]; "i3d" maps [0, 255] to [-1, 1] as (x * 2 / 255) - 1
     "i3d": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
@@ -36,23 +38,6 @@ def parse_size(text: str) -> tuple[int, int] | int:
     if m.group(2) is None:
         return int(m.group(1))
     return int(m.group(1)), int(m.group(2))
-
-
-def parse_grid(text: str) -> tuple[int, int]:
-    """`"2x3"`, `"23"` or `"patch23"` -> (2, 3)."""
-    t = str(text).lower().removeprefix("patch")
-    m = re.fullmatch(r"(\d+)x(\d+)", t) or (re.fullmatch(r"(\d)(\d)", t))
-    if not m:
-        raise ValueError(f"expected a patch grid like 2x3, 23 or patch23, got {text!r}")
-    rows, cols = int(m.group(1)), int(m.group(2))
-    if rows < 1 or cols < 1:
-        raise ValueError(f"patch grid {text!r} must have at least one row and column")
-    return rows, cols
-
-
-def grid_tag(grid: tuple[int, int]) -> str:
-    """(2, 3) -> `patch23` (the file-name tag of SSRL's patch features)."""
-    return f"patch{grid[0]}{grid[1]}" if grid[0] < 10 and grid[1] < 10 else f"patch{grid[0]}x{grid[1]}"
 
 
 def target_size(frame_hw: tuple[int, int], size: tuple[int, int] | int) -> tuple[int, int]:
