@@ -7,12 +7,12 @@ split (`train.txt`, `test.txt`): one `<video_name> <label>` per line, label 1 = 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from vadbench.checksums import sha256_file  # noqa: F401  (re-exported for `vadbench data verify`)
 from vadbench.paths import MANIFESTS_DIR
 
 
@@ -55,16 +55,30 @@ def write_split(path: str | Path, entries: list[SplitEntry]) -> None:
     Path(path).write_text("".join(f"{e.name} {e.label}\n" for e in entries), encoding="utf-8")
 
 
-def manifest_split(dataset: str, split: str) -> list[SplitEntry]:
-    return read_split(manifest_dir(dataset) / f"{split}.txt")
+def manifest_split(dataset: str, split: str) -> list:
+    """A split pinned in `data_manifests/<dataset>/`, the one reader for every dataset:
 
+    - MIL datasets: `<split>.txt`, `<video> <label>` lines -> `SplitEntry`s;
+    - few-shot datasets: `<split>.tsv`, `<class>\t<video>` lines -> `VideoEntry`s;
+    - clips cut from annotated videos (UCF-Crime v2): the split's subsets of `clips.tsv` -> `VideoEntry`s
+      with their segments (`train`, `test`, `all`, ...; see `vadbench.data.episodic.splits.UCF_V2_SUBSETS`).
+    """
+    folder = manifest_dir(dataset)
+    txt, tsv, clips = folder / f"{split}.txt", folder / f"{split}.tsv", folder / "clips.tsv"
+    if txt.is_file():
+        return read_split(txt)
+    from vadbench.data.episodic.splits import UCF_V2_SUBSETS, read_manifest_split
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    if tsv.is_file():
+        return read_manifest_split(tsv)
+    if clips.is_file():
+        if split not in UCF_V2_SUBSETS:
+            raise ValueError(f"{dataset} split {split!r} ({clips}): expected one of {sorted(UCF_V2_SUBSETS)}")
+        wanted = UCF_V2_SUBSETS[split]
+        return [e for e in read_manifest_split(clips) if e.subset in wanted]
+    present = sorted(p.name for p in folder.iterdir() if p.suffix in (".txt", ".tsv"))
+    raise FileNotFoundError(f"no split file {txt.name} or {tsv.name} in {folder} (dataset {dataset!r}, split "
+                            f"{split!r}); split files there: {present or 'none'}")
 
 
 def video_name_from_list_line(line: str, suffix: str = "_i3d.npy") -> str:

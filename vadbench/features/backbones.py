@@ -20,13 +20,14 @@ classifier), which is what the community's extractors save.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vadbench.checksums import sha256_file
 
 BACKBONES = ("i3d_r50", "inception_i3d", "r3d_18", "mc3_18", "r2plus1d_18", "tiny3d")
 # Normalisation each backbone was trained with (the extractor's default).
@@ -251,14 +252,6 @@ class Backbone:
     weights_path: str | None = None
 
 
-def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _make(name: str) -> nn.Module:
     if name == "i3d_r50":
         return I3DResNet50()
@@ -334,7 +327,7 @@ def build_backbone(name: str, weights: str | Path | None = None, seed: int = 0) 
         module = _make(name)
     if weights is not None:
         load_weights(module, weights)
-        ident, used_seed = "sha256:" + sha256_of(weights), None
+        ident, used_seed = "sha256:" + sha256_file(weights), None
     else:
         ident, used_seed = "random_init", seed
     module.eval()

@@ -187,10 +187,3 @@ def iter_frames(src: VideoSource, fps: float | None = None, source_fps: float | 
         if not src_rate:
             raise DecodeError(f"{src.path}: unknown source frame rate; give --source-fps")
         yield from _resample(timed, fps, 1.0 / src_rate)
-
-
-def count_frames(src: VideoSource) -> int:
-    """Decode-free count for frame folders; a full decode for files (used by tests and benchmarks)."""
-    if src.kind == "frames":
-        return len(_frame_files(src.path))
-    return sum(1 for _ in iter_frames(src))

@@ -13,14 +13,6 @@ from typing import Sequence
 from vadbench.leaderboard.board import Table
 
 
-def wandb_available() -> bool:
-    try:
-        import wandb  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def log_leaderboard(tables: Sequence[Table], plots: Sequence[Path], project: str = "vadbench",
                     name: str = "leaderboard", config: dict | None = None) -> str:
     """Create a wandb run holding one `wandb.Table` per comparison table and one image per plot.

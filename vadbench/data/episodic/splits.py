@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vadbench.paths import MANIFESTS_DIR
+from vadbench.data.manifest import manifest_split  # noqa: F401  (the one reader; re-exported)
 
 LAYOUTS = ("hmdb51", "kinetics100", "ucf_crime_v2")
 SPLITS = ("train", "val", "test")
@@ -168,17 +168,3 @@ def read_manifest_split(path: str | Path) -> list[VideoEntry]:
             raise ValueError(f"{path}:{lineno}: expected '<class>\\t<video>' or "
                              f"'<class>\\t<video>\\t<subset>\\t<segments>', got {line!r}")
     return entries
-
-
-def manifest_split(dataset: str, split: str) -> list[VideoEntry]:
-    """A split pinned in `data_manifests/<dataset>/` (ucf_crime_v2: `train`, `test`, `all`, ...)."""
-    folder = MANIFESTS_DIR / dataset
-    if dataset == "ucf_crime_v2":
-        if split not in UCF_V2_SUBSETS:
-            raise ValueError(f"ucf_crime_v2 split {split!r}: expected one of {sorted(UCF_V2_SUBSETS)}")
-        wanted = UCF_V2_SUBSETS[split]
-        return [e for e in read_manifest_split(folder / "clips.tsv") if e.subset in wanted]
-    path = folder / f"{split}.tsv"
-    if not path.is_file():
-        raise FileNotFoundError(f"no few-shot split file {path} (dataset {dataset!r}, split {split!r})")
-    return read_manifest_split(path)

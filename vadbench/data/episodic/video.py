@@ -135,9 +135,3 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def read_frames(path: str | Path, indices, height: int | None = None) -> np.ndarray:
-    """Open, read `indices` and close (see `VideoReader.read`)."""
-    with VideoReader(path) as reader:
-        return reader.read(indices, height)
