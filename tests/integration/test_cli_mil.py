@@ -77,17 +77,6 @@ def test_bad_input_is_a_clear_cli_error(tiny_synthetic_mil, tmp_path, capsys):
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("model", ["rtfm", "sultani"])
-@pytest.mark.parametrize("dataset", ["ucf_crime", "shanghaitech", "ucsd_ped2", "synthetic"])
-def test_packaged_configs_parse_and_instantiate(model, dataset, tmp_path):
-    from vadbench.cli import VadbenchCLI, _resolve_config_args
-
-    cli = VadbenchCLI(args=_resolve_config_args(["--config", f"{model}/{dataset}.yaml", f"--data.init_args.root={tmp_path}"]),
-                      run=False)
-    assert cli.model.model_id == model and cli.datamodule.dataset_id == dataset
-    assert cli.datamodule.batch_size * 2 == {"rtfm": {"ucsd_ped2": 12, "synthetic": 32}, "sultani": {"ucsd_ped2": 12, "synthetic": 32}}[model].get(dataset, 64 if model == "rtfm" else 60)
-
-
 @pytest.mark.parametrize("validation,monitor,expected", [
     ("oracle_test", "val/frame_auc_micro", "oracle_best_on_test"),
     ("train_split", "val/video_auc", "best_val"),

@@ -9,8 +9,6 @@ import torch
 import yaml
 
 from vadbench.cli import main
-from vadbench.commands.complexity import build_cli
-from vadbench.paths import CONFIGS_DIR
 
 TINY_DATA = {"data": {"init_args": {
     "root": None, "feature_dim": 16, "num_segments": 8, "batch_size": 2,
@@ -25,18 +23,6 @@ def _tiny(tmp_path: Path) -> str:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return str(path)
-
-
-@pytest.mark.parametrize("model", ["ssrl", "msip"])
-@pytest.mark.parametrize("dataset", ["ucf_crime", "shanghaitech", "synthetic"])
-def test_configs_parse_and_instantiate(model, dataset):
-    cli = build_cli([str(CONFIGS_DIR / model / f"{dataset}.yaml")], ["--model.init_args.feature_dim=32"])
-    assert cli.model.model_id == model
-    assert cli.model.model.patch_scales == ["patch23", "patch35", "patch47"]
-    assert cli.datamodule.patch_scales == ["patch23", "patch35", "patch47"]
-    assert cli.datamodule.dataset_id == dataset
-    if dataset != "synthetic":
-        assert cli.model.hparams.k == 3 and cli.model.hparams.lambda_fm == 1e-4
 
 
 def test_ssrl_schedule_chains_stages_and_keeps_frozen_weights(tmp_path):
