@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", nargs="+", default=[str(LEADERBOARDS_DIR / "results")],
                    help="result JSON files or folders (searched recursively); default leaderboards/results")
     p.add_argument("--out", default=str(LEADERBOARDS_DIR), help="output folder (default leaderboards/)")
-    p.add_argument("--metafile", default=None, help="metafile of published numbers (default leaderboards/metafile.yaml)")
+    p.add_argument("--metafile", default=None, help="a metafile, or a folder of <model>/metafile.yml (default: the one beside every model)")
     p.add_argument("--plots", action="store_true", help="write PNG plots under <out>/plots and embed them")
     p.add_argument("--wandb", action="store_true", help="log tables and plots to wandb (offline by default)")
     p.add_argument("--wandb-project", default="vadbench", help="wandb project (default vadbench)")
