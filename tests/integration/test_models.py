@@ -83,3 +83,31 @@ def test_every_lightning_module_fits_and_tests_on_synthetic_data(class_path, tmp
     assert record["config"]["model"]["class_path"] == load_config(configs[0])["model"]["class_path"]
     assert record["data_source"] == "synthetic" and record["metrics"]
     assert all(math.isfinite(v) for v in record["metrics"].values() if isinstance(v, float))
+
+
+def _ablations() -> list[tuple[str, str, list[str]]]:
+    from vadbench.leaderboard.metafile import load_metafile
+
+    return [(model, tag, over) for model, info in sorted(load_metafile().models.items())
+            for tag, over in info.ablations.items()]
+
+
+@pytest.mark.parametrize("model, tag, overrides", _ablations(), ids=lambda v: v if isinstance(v, str) else None)
+def test_every_ablation_override_sets_its_value_on_the_models_synthetic_config(model, tag, overrides):
+    """A metafile's `ablations:` name the model's real config keys (a renamed key fails here, naming the file)."""
+    from tests.config_snapshot import flatten
+    from vadbench.cli import VadbenchCLI, _resolve_config_args
+    from vadbench.leaderboard.metafile import load_metafile
+
+    info = load_metafile().models[model]
+    synthetic = [c for c in info.configs if "synthetic" in c]
+    assert synthetic, f"{info.path} lists no synthetic config"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as stop:
+        VadbenchCLI(args=_resolve_config_args(["fit", "--config", synthetic[0], *overrides, "--print_config"]))
+    assert stop.value.code in (0, None), f"{info.path}: ablation {tag!r} does not parse: {overrides}"
+    printed = flatten(yaml.safe_load(out.getvalue()))
+    for over in overrides:
+        key, _, value = over.removeprefix("--").partition("=")
+        key = key.replace(".init_args", "")
+        assert printed[key] == yaml.safe_load(value), (info.path, tag, over)
