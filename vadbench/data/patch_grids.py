@@ -3,8 +3,9 @@
 A grid of `rows x cols` patch windows over a frame is named `patch<rows><cols>` when both are one digit
 (SSRL's file names: `patch23` = 2x3 windows of 240x280 over 480x840) and `patch<rows>x<cols>` otherwise
 (`patch10x3`). Patch features are stored as `<video>_<tag>_i3d.npy`, `[T, rows*cols, D]` row-major.
-`grid_shape` also reads the short forms people type (`2x3`, `23`); `grid_tag(grid_shape(s))` is the
-canonical name.
+`grid_shape` also reads the short forms people type (`2x3`, `23`); a name with the `patch` prefix must
+be the canonical tag (`patch2x3` is refused: its files would be looked for under a name extraction
+never writes), so `grid_tag(grid_shape(s)) == s` for every `patch...` name it accepts.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def grid_shape(name: str) -> tuple[int, int]:
     rows, cols = (int(m.group(1)), int(m.group(2))) if m.group(1) else (int(m.group(3)), int(m.group(4)))
     if rows < 1 or cols < 1:
         raise ValueError(f"patch grid {name!r} must have at least one row and one column")
+    if text.startswith("patch") and text != grid_tag((rows, cols)):
+        raise ValueError(f"patch grid {name!r}: expected 'patch<rows><cols>' with one digit each, or "
+                         f"'patch<rows>x<cols>' when one is 10 or more; this grid is {grid_tag((rows, cols))!r}")
     return rows, cols
 
 
