@@ -124,6 +124,8 @@ def prepare_loggers(cli) -> None:
         init["group"] = init.get("group") or exp
         init["job_type"] = init.get("job_type") or ident["verb"]
         init["tags"] = sorted(set(auto_tags) | set(init.get("tags") or []))
+        if init.get("anonymous") is None:
+            init.pop("anonymous", None)  # Lightning passes None; wandb warns that the setting does nothing
         if init.get("mode") is None and not isinstance(lg, WandbLogger):  # Lightning's own logger
             init["mode"] = default_mode() if not lg._offline else "offline"
         if lg._save_dir in (None, ".", "./"):  # never the working directory (a ./vadbench/ there shadows the package)
