@@ -12,6 +12,7 @@ warning filters (each with its reason).
 from __future__ import annotations
 
 import csv
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -33,9 +34,26 @@ FILTERED_WARNINGS = (
 )
 
 
+# Lightning log lines (not warnings) dropped for the same reasons.
+FILTERED_LOG_LINES = (
+    ("litlogger", "an advertisement for Lightning's hosted logger, printed by every Trainer"),
+    ("tensorboardX", "Lightning's advice on an optional TensorBoard package"),
+)
+
+
+class _DropLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.getMessage())
+        return not any(needle in text for needle, _reason in FILTERED_LOG_LINES)
+
+
 def filter_warnings() -> None:
     for pattern, _reason in FILTERED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropLines) for f in log.filters):
+            log.addFilter(_DropLines())
 
 
 class StepProgressBar(TQDMProgressBar):
