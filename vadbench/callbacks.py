@@ -31,6 +31,7 @@ FILTERED_WARNINGS = (
     (r".*smaller than the logging interval.*", "logging counts global steps across epochs (short MIL epochs)"),
     (r".*does not have many workers.*", "the feature loaders are in-memory; workers would not help"),
     (r".*Checkpoint directory .* exists and is not empty.*", "runs reuse their folder on purpose (last.ckpt)"),
+    (r".*The dirpath has changed from.*", "test/predict from a checkpoint need none of the training run's callback state"),
 )
 
 
