@@ -59,6 +59,8 @@ def run_cli(argv: list[str]):
 
 def __getattr__(name: str):
     """`VadbenchCLI` and friends, imported lazily: Lightning loads only when a trainer verb needs it."""
+    if name.startswith("__"):  # `from vadbench.cli import main` probes `__path__`: no Lightning for that
+        raise AttributeError(f"module 'vadbench.cli' has no attribute {name!r}")
     import vadbench.trainer_cli as trainer_cli
 
     try:
