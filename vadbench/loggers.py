@@ -129,9 +129,12 @@ def prepare_loggers(cli) -> None:
         if init.get("mode") is None and not isinstance(lg, WandbLogger):  # Lightning's own logger
             init["mode"] = default_mode() if not lg._offline else "offline"
         if lg._save_dir in (None, ".", "./"):  # never the working directory (a ./vadbench/ there shadows the package)
-            save_dir = os.environ.get("WANDB_DIR") or cli.trainer.default_root_dir or "runs"
-            Path(save_dir).mkdir(parents=True, exist_ok=True)
-            init["dir"] = lg._save_dir = str(save_dir)
+            lg._save_dir = os.environ.get("WANDB_DIR") or cli.trainer.default_root_dir or "runs"
+        # absolute: wandb's service process keeps the working directory it was started in, so a
+        # relative folder would land there (another run's folder, or the source tree)
+        save_dir = Path(lg._save_dir).resolve()
+        save_dir.mkdir(parents=True, exist_ok=True)
+        init["dir"] = lg._save_dir = str(save_dir)
         init["config"] = {**(init.get("config") or {}), **{f"vadbench/{k}": v for k, v in ident.items()}}
 
 
@@ -200,7 +203,7 @@ def wandb_run_info(trainer) -> dict | None:
     mode = "offline" if run.settings._offline else "online"
     return {"id": run.id, "path": "/".join(str(p) for p in (run.entity, run.project, run.id) if p),
             "name": run.name, "group": run.group, "project": run.project, "mode": mode,
-            "dir": str(Path(run.dir).parent), "url": getattr(run, "url", None) if mode == "online" else None}
+            "dir": str(Path(run.dir).parent.resolve()), "url": getattr(run, "url", None) if mode == "online" else None}
 
 
 def log_test_result(trainer, record: dict, result_path: str | Path, scores_path: str | Path | None,

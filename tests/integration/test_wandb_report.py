@@ -30,7 +30,7 @@ def test_two_fits_and_report_read_back_from_offline_runs(tiny_synthetic_mil, off
     common = [f"--data.init_args.root={tiny_synthetic_mil}", "--data.init_args.feature_dim=64",
               "--model.init_args.feature_dim=64", "--data.init_args.batch_size=8", "--trainer.max_steps=6",
               "--trainer.log_every_n_steps=2", "--trainer.enable_progress_bar=false",
-              "--trainer.enable_model_summary=false", f"--trainer.default_root_dir={tmp / 'runs'}",
+              "--trainer.enable_model_summary=false", "--trainer.default_root_dir=runs",  # relative, as by default
               f"--results_dir={tmp / 'results'}"]
     for seed in (0, 1):
         assert main(["fit", "--config", "rtfm/synthetic.yaml", "--config", "logger/wandb.yaml", *common,
@@ -80,6 +80,7 @@ def test_two_fits_and_report_read_back_from_offline_runs(tiny_synthetic_mil, off
     assert main(["report", "--results", str(tmp / "results"), "--out", str(tmp / "report")]) == 0
     html = (tmp / "report" / "report.html").read_text()
     assert "rtfm-synthetic-default-seed0" in html and "rtfm-synthetic-default-seed1" in html
+    assert f'href="../runs/wandb/{Path(records[0]["wandb"]["dir"]).name}"' in html  # links to the offline run
     assert "<img" in html and (tmp / "report" / "plots" / "roc_pr_synthetic.png").is_file()
     report_dir = next((tmp / "report" / "wandb").glob("offline-run-*"))
     report = read_offline_run(report_dir)

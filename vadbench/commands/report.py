@@ -63,7 +63,7 @@ def build(results: list[str], out: str | Path, metafile: str | None = None, plot
         plot_files = leaderboard_plots(records, meta, groups, Path(out) / "plots")
     rel = [p.relative_to(Path(out)).as_posix() for p in plot_files]
     return {"tables": tables, "plots": plot_files, "records": records,
-            "html": render_report_html(tables, rel, results)}
+            "html": render_report_html(tables, rel, results, out)}
 
 
 def main(argv: list[str]) -> int:

@@ -60,7 +60,7 @@ def _num(x: float | None, digits: int = 6) -> float | None:
 
 
 def _links(g: ResultGroup) -> list:
-    runs = sorted(g.runs, key=lambda r: str(r.get("path", "")))
+    runs = sorted(g.runs, key=lambda r: (str(r.get("name", "")), str(r.get("path", ""))))
     return [" ".join(str(r.get("path", "")) for r in runs), " ".join(str(r.get("id", "")) for r in runs),
             " ".join(str(r.get("name", "")) for r in runs), " ".join(sorted(g.paths))]
 
@@ -157,8 +157,9 @@ def log_report(tables: Sequence[NumericTable], plots: Sequence[Path], project: s
     from vadbench.loggers import default_mode
 
     linked = sorted({str(r.get("path")) for t in tables for r in t.runs if r.get("path")})
-    save_dir = str(save_dir or os.environ.get("WANDB_DIR") or ".")
-    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    save_dir = Path(save_dir or os.environ.get("WANDB_DIR") or ".").resolve()  # absolute: see vadbench.loggers
+    save_dir.mkdir(parents=True, exist_ok=True)
+    save_dir = str(save_dir)
     run = wandb.init(project=project, name=name, job_type="report", mode=default_mode(), dir=save_dir,
                      config={**(config or {}), "linked_runs": linked, "tables": [t.key for t in tables]},
                      tags=["report"], reinit="finish_previous")
@@ -179,7 +180,19 @@ def log_report(tables: Sequence[NumericTable], plots: Sequence[Path], project: s
 
 
 # ---------------------------------------------------------------------------- HTML
-def _cell(column: str, value: Any, runs_by_path: dict[str, dict]) -> str:
+def _run_link(run: dict, out_dir: Path | None) -> str | None:
+    """A run's URL when online, else its offline folder (relative to the report when possible)."""
+    if run.get("url"):
+        return str(run["url"])
+    if not run.get("dir"):
+        return None
+    folder = Path(run["dir"]).resolve()
+    if out_dir is not None:
+        return Path(os.path.relpath(folder, Path(out_dir).resolve())).as_posix()
+    return folder.as_uri()
+
+
+def _cell(column: str, value: Any, runs_by_path: dict[str, dict], out_dir: Path | None = None) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, float):
@@ -189,20 +202,24 @@ def _cell(column: str, value: Any, runs_by_path: dict[str, dict]) -> str:
         links = []
         for path in str(value).split():
             r = runs_by_path.get(path, {})
-            target = r.get("url") or (Path(r["dir"]).as_uri() if r.get("dir") else None)
+            target = _run_link(r, out_dir)
             label = html.escape(str(r.get("name") or path))
             links.append(f"<a href=\"{html.escape(target)}\">{label}</a>" if target else label)
         return "<br>".join(links)
     return html.escape(str(value))
 
 
-HIDDEN_HTML_COLUMNS = ("run_ids", "run_names")
+HIDDEN_HTML_COLUMNS = ("run_ids", "run_names", "result_files")   # in report.json / wandb; the page stays narrow
+FOLDABLE_HTML_COLUMNS = ("setting", "dataset", "data_fingerprint", "data_source", "backbone", "model_selection",
+                         "metric", "seeds", "paper_ref", "diff")
 
 
-def render_report_html(tables: Sequence[NumericTable], plots: Sequence[str], sources: Sequence[str]) -> str:
-    """The report as one self-contained HTML page (plots referenced by relative path)."""
+def render_report_html(tables: Sequence[NumericTable], plots: Sequence[str], sources: Sequence[str],
+                       out_dir: str | Path | None = None) -> str:
+    """The report as one HTML page (plots and offline run folders referenced relative to `out_dir`)."""
     parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\"><title>vadbench report</title>",
-             f"<style>{HTML_STYLE}\ntd.num{{text-align:right;font-variant-numeric:tabular-nums}}</style></head><body>",
+             f"<style>{HTML_STYLE}\ntable{{font-size:0.8em}}td{{white-space:nowrap}}"
+             "td.num{text-align:right;font-variant-numeric:tabular-nums}caption{max-width:1300px}</style></head><body>",
              "<h1>vadbench comparison report</h1>",
              "<p>Built by <code>vadbench report</code> from the result files in "
              + ", ".join(f"<code>{html.escape(display_path(s))}</code>" for s in sources)
@@ -215,20 +232,27 @@ def render_report_html(tables: Sequence[NumericTable], plots: Sequence[str], sou
     for t in tables:
         runs_by_path = {str(r.get("path")): r for r in t.runs}
         cols = [c for c in t.columns if c not in HIDDEN_HTML_COLUMNS]
+        # a column with one value in every row moves into the caption: the page stays readable
+        same = {c: t.rows[0][t.columns.index(c)] for c in cols if c in FOLDABLE_HTML_COLUMNS and len(t.rows) > 0
+                and len({str(r[t.columns.index(c)]) for r in t.rows}) == 1}
+        cols = [c for c in cols if c not in same]
         idx = [t.columns.index(c) for c in cols]
+        common = "; ".join(f"{c}: {'—' if v in (None, '') else v}" for c, v in same.items())
         head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
         body = []
         for r in t.rows:
             cells = []
             for i, c in zip(idx, cols):
                 cls = " class=\"num\"" if isinstance(r[i], (int, float)) and not isinstance(r[i], bool) else ""
-                text = _cell(c, r[i], runs_by_path)
+                text = _cell(c, r[i], runs_by_path, Path(out_dir) if out_dir is not None else None)
                 if c == "data_fingerprint" and r[i]:
                     text = f"<span title=\"{html.escape(str(r[i]))}\">{html.escape(str(r[i]).split(':')[-1][:10])}</span>"
                 cells.append(f"<td{cls}>{text}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         parts += [f"<h2>{html.escape(t.title)}</h2>",
-                  f"<table><caption>{html.escape(t.caption)}</caption><thead><tr>{head}</tr></thead>\n<tbody>\n"
+                  f"<table><caption>{html.escape(t.caption)}"
+                  + (f"<br>All rows: {html.escape(common)}." if common else "")
+                  + f"</caption><thead><tr>{head}</tr></thead>\n<tbody>\n"
                   + "\n".join(body) + "\n</tbody></table>"]
     if plots:
         parts.append("<h2>Plots</h2>")
@@ -283,8 +307,13 @@ def read_offline_run(run_dir: str | Path, wait_s: float = 30.0) -> dict:
 
     deadline = time.monotonic() + wait_s
     while True:
-        out = _read_offline_run(Path(run_dir))
-        if out["finished"] or time.monotonic() > deadline:
+        try:
+            out = _read_offline_run(Path(run_dir))
+        except FileNotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            out = None
+        if out is not None and (out["finished"] or time.monotonic() > deadline):
             return out
         time.sleep(0.2)
 
