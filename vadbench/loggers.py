@@ -3,7 +3,7 @@
 Add wandb to any run with the packaged overlay or a class path:
 
     vadbench fit --config rtfm/synthetic.yaml --config logger/wandb.yaml
-    vadbench fit --config rtfm/synthetic.yaml --trainer.logger vadbench.loggers.WandbLogger
+    vadbench fit --config rtfm/synthetic.yaml --trainer.logger vadbench.loggers.VadbenchWandbLogger
     vadbench fit ... --trainer.logger WandbLogger          # Lightning's own logger works too
 
 Offline by default: the run is written under the run folder (`trainer.default_root_dir`, default
@@ -54,8 +54,10 @@ def default_mode() -> str:
     return os.environ.get("WANDB_MODE") or ("online" if wandb_logged_in() else "offline")
 
 
-class WandbLogger(_LightningWandbLogger):
+class VadbenchWandbLogger(_LightningWandbLogger):
     """Lightning's WandbLogger with vadbench's defaults (offline unless logged in, files in the run folder).
+
+    Its own name, so that `--trainer.logger WandbLogger` still means Lightning's class unambiguously.
 
     Args:
         name: run name; default `<model>-<dataset>-<setting>-seed<seed>`.
@@ -126,7 +128,7 @@ def prepare_loggers(cli) -> None:
         init["tags"] = sorted(set(auto_tags) | set(init.get("tags") or []))
         if init.get("anonymous") is None:
             init.pop("anonymous", None)  # Lightning passes None; wandb warns that the setting does nothing
-        if init.get("mode") is None and not isinstance(lg, WandbLogger):  # Lightning's own logger
+        if init.get("mode") is None and not isinstance(lg, VadbenchWandbLogger):  # Lightning's own logger
             init["mode"] = default_mode() if not lg._offline else "offline"
         if lg._save_dir in (None, ".", "./"):  # never the working directory (a ./vadbench/ there shadows the package)
             lg._save_dir = os.environ.get("WANDB_DIR") or cli.trainer.default_root_dir or "runs"

@@ -100,3 +100,20 @@ def test_two_fits_and_report_read_back_from_offline_runs(tiny_synthetic_mil, off
     assert row["paper ucf_crime"] == pytest.approx(84.3) and row["diff"] is None  # synthetic: not comparable
     assert sorted(row["runs"].split()) == paths
     assert row["data_fingerprint"] == records[0]["data_fingerprint"]
+
+
+def test_lightning_wandb_logger_by_class_name_gets_the_same_defaults(tiny_synthetic_mil, offline_wandb):
+    """`--trainer.logger WandbLogger` (Lightning's class): offline, files under the run folder, named."""
+    from vadbench.leaderboard.wandb_report import read_offline_run
+
+    tmp = offline_wandb
+    assert main(["fit", "--config", "sultani/synthetic.yaml", "--trainer.logger=WandbLogger",
+                 f"--data.init_args.root={tiny_synthetic_mil}", "--data.init_args.feature_dim=64",
+                 "--model.init_args.feature_dim=64", "--data.init_args.batch_size=8", "--trainer.max_steps=2",
+                 "--trainer.enable_progress_bar=false", "--setting=smoke", "--results_dir=results"]) == 0
+    assert sorted(p.name for p in tmp.iterdir()) == ["results", "runs"]
+    rec = load_records([tmp / "results"])[0]
+    run = read_offline_run(rec["wandb"]["dir"])
+    assert run["run"]["name"] == "sultani-synthetic-smoke-seed0" and run["run"]["group"] == "sultani-synthetic-smoke"
+    assert run["config"]["model"]["class_path"].startswith("vadbench.models.sultani")
+    assert run["summary"]["test/frame_auc_micro"] == pytest.approx(rec["metrics"]["frame_auc_micro"])
