@@ -153,6 +153,10 @@ class WandbSaveConfigCallback(SaveConfigCallback):
         resolved = yaml.safe_load(text) or {}
         for lg in loggers:
             lg.experiment.config.update(resolved, allow_val_change=True)
+            run_files = getattr(lg.experiment, "dir", None)
+            if run_files and not getattr(lg.experiment, "disabled", False):
+                # the YAML itself too, uploaded with the run: `vadbench fit --config <it>` repeats the run
+                (Path(run_files) / "vadbench_config.yaml").write_text(text, encoding="utf-8")
 
 
 def _downsample(*arrays, n: int = CURVE_POINTS):

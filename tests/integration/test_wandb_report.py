@@ -57,6 +57,10 @@ def test_two_fits_and_report_read_back_from_offline_runs(tiny_synthetic_mil, off
         assert cfg["seed_everything"] == rec["seed"]
         assert cfg["model"]["init_args"]["optimizer"]["init_args"]["lr"] == pytest.approx(0.001)
         assert cfg["vadbench/dataset"] == "synthetic" and cfg["vadbench/setting"] == "default"
+        import yaml
+
+        saved = yaml.safe_load((Path(info["dir"]) / "files" / "vadbench_config.yaml").read_text())
+        assert saved["model"] == cfg["model"] and saved["seed_everything"] == rec["seed"]
         # per-step metrics with the loss terms
         steps = [h for h in run["history"] if "train/loss" in h]
         assert [h["trainer/global_step"] for h in steps] == [1, 3, 5]
