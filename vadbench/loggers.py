@@ -239,13 +239,13 @@ def log_test_result(trainer, record: dict, result_path: str | Path, scores_path:
         result = wandb.Artifact(f"result-{stem}", type="result",
                                 metadata={"metrics": record.get("metrics"), "seed": record.get("seed"),
                                           "data_fingerprint": record.get("data_fingerprint")})
-        result.add_file(str(result_path), name="result.json")
+        result.add_file(str(result_path), name="result.json", policy="immutable")  # no staging copy
         if want_scores and scores_path and Path(scores_path).is_file():
-            result.add_file(str(scores_path), name="scores.npz")
+            result.add_file(str(scores_path), name="scores.npz", policy="immutable")
         run.log_artifact(result)
         if getattr(lg, "log_checkpoint", True) and ckpt_path and Path(ckpt_path).is_file():
             model = wandb.Artifact(f"model-{stem}", type="model", metadata={"ckpt_path": str(ckpt_path)})
-            model.add_file(str(ckpt_path), name=Path(ckpt_path).name)
+            model.add_file(str(ckpt_path), name=Path(ckpt_path).name, policy="immutable")  # GBs: never copied
             run.log_artifact(model)
 
 
