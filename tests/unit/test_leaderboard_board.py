@@ -159,6 +159,9 @@ def test_two_test_sets_of_one_dataset_name_show_apart(tmp_path, meta):
                                                                              ("sha256:bbf86d11bbbb", "60")]
     md = render_markdown(meta, groups, 3)
     assert "### synthetic (test set 29e701)" in md and "### synthetic (test set bbf86d)" in md
+    syn = reproduce_table(meta, load_specs().get("rtfm-baseline"), groups, "synthetic")
+    rtfm = {r[0]: r[5] for r in syn.rows if r[1] == "rtfm"}
+    assert rtfm == {"RTFM (test set 29e701)": "91.00 ± 1.41", "RTFM (test set bbf86d)": "60.00"}
 
 
 def test_anomaly_detection_and_few_shot_never_share_a_table_and_ci_is_in_percent(tmp_path, meta):

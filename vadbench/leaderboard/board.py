@@ -408,11 +408,18 @@ def reproduce_table(meta: Metafile, spec, groups: list[ResultGroup], data_source
         wanted = [spec.synthetic_dataset] if synthetic else spec.datasets
         mine = [g for g in groups if g.model == row.model and g.setting == row.setting
                 and g.data_source == data_source and g.dataset in wanted]
-        selections = sorted({g.model_selection for g in mine}) or ["—"]
-        for sel in selections:
-            by_ds = {g.dataset: g for g in mine if g.model_selection == sel}
+        # one line per model selection and, when a dataset holds several test sets, per test set
+        fps = {}
+        for g in mine:
+            fps.setdefault((g.model_selection, g.dataset), set()).add(g.data_fingerprint or "")
+        several = any(len(v) > 1 for v in fps.values())
+        lines = sorted({(g.model_selection, (g.data_fingerprint or "") if several else "") for g in mine}) or [("—", "")]
+        for sel, fp in lines:
+            by_ds = {g.dataset: g for g in mine if g.model_selection == sel
+                     and (not several or (g.data_fingerprint or "") == fp)}
             seeds = sorted({str(s) for g in by_ds.values() for s in g.seeds})
-            line = [row.label, row.model, row.setting, sel, ",".join(seeds) or "—"]
+            label = row.label + (f" (test set {short_fingerprint(fp)})" if several else "")
+            line = [label, row.model, row.setting, sel, ",".join(seeds) or "—"]
 
             def paper_entry(d, m):
                 return meta.best(row.model, row.paper_setting or row.setting, d, m,
