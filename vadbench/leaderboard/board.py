@@ -113,6 +113,13 @@ def data_set_title(dataset: str, fingerprint: str | None, family: str, keys: lis
     return title
 
 
+def metric_label(meta: Metafile, metric: str) -> str:
+    """The metafile's label; an undeclared `accuracy_ci95` reads "accuracy (%) ±95% CI"."""
+    if metric.endswith("_ci95") and metric not in meta.metrics and metric[:-5] in meta.metrics:
+        return f"{meta.metric_label(metric[:-5])} ±95% CI"
+    return meta.metric_label(metric)
+
+
 def metric_scale(meta: Metafile, metric: str) -> float:
     """The metafile's scale; a confidence interval (`accuracy_ci95`) takes its metric's scale (same unit)."""
     for suffix in ("_ci95", "_std"):
@@ -190,7 +197,7 @@ def results_tables(meta: Metafile, groups: list[ResultGroup]) -> list[Table]:
         metrics = metrics_for(meta, gs)
         header = ["model", "setting", "data", "backbone", "selection", "seeds"]
         for m in metrics:
-            label = meta.metric_label(m)
+            label = metric_label(meta, m)
             header += [f"{label} ours", "paper", "Δ"] if _has_paper(meta, gs, m) else [f"{label} ours"]
         rows = []
         for g in gs:
