@@ -33,7 +33,7 @@ bench: install  ## print throughput/memory ratios of the benchmarks
 	$(PYTHON) -m vadbench.cli bench rtfm
 
 leaderboard:  ## regenerate leaderboards/ from the metafile and leaderboards/results
-	$(PYTHON) -m vadbench.cli leaderboard
+	$(PYTHON) -m vadbench.cli leaderboard --results leaderboards/results --out leaderboards
 
 clean:  ## remove generated runs, results and caches
 	rm -rf runs results lightning_logs $(DEMO_DIR) .pytest_cache

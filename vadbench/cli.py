@@ -1,12 +1,8 @@
-"""`vadbench` command line: a LightningCLI subclass plus verbs routed before it.
+"""`vadbench` command line: a LightningCLI subclass for the trainer verbs plus verbs routed before it.
 
-    vadbench fit|validate|test|predict --config CONFIG [--config MORE] [--key value ...]
-    vadbench <verb> ...        # synth, data, configs, bench, extract, leaderboard, reproduce, ...
-
-Configs choose model and data by class path (no registry). A `--config` value may be a path to
-the user's own YAML or the name of a packaged config (`rtfm/ucf_crime.yaml`, `ssrl_ucf.yaml`),
-resolved from any directory. Extra verbs live in `vadbench/commands/<verb>.py`, each a module with
-`main(argv) -> int`.
+Extra verbs live in `vadbench/commands/<verb>.py`, each a module with `main(argv) -> int`, imported
+only when used (so `vadbench --help` and `--version` answer in well under a second). A verb may be
+spelled with `-` (the documented form, `ssrl-schedule`) or `_` (`ssrl_schedule`, still accepted).
 """
 
 from __future__ import annotations
@@ -18,6 +14,41 @@ from pathlib import Path
 
 TRAINER_VERBS = {"fit", "validate", "test", "predict"}
 
+USAGE = """usage: vadbench <verb> [options]        (vadbench <verb> --help for a verb's options)
+
+Weakly supervised video anomaly detection (RTFM, SSRL, MSIP, Sultani, STA-MIL) and few-shot
+anomalous action recognition (TRX, SKPS-Net) benchmarks. Configs are packaged: pass a name
+(`rtfm/ucf_crime.yaml`, `ssrl_ucf.yaml`) or your own YAML to --config, from any folder.
+
+  vadbench fit --config rtfm/synthetic.yaml              # train, then test and write a result JSON
+  vadbench fit --config rtfm/synthetic.yaml --config logger/wandb.yaml   # ... logged to wandb (offline)
+  vadbench report --results results                      # compare your runs with the papers"""
+
+TRAINER_HELP = {
+    "fit": "train a model from a config, then test it and write a result JSON (+ per-video scores)",
+    "validate": "run the validation split with a checkpoint",
+    "test": "test a checkpoint (or the initial weights) and write a result JSON",
+    "predict": "score videos with a checkpoint; writes per-video scores under <run folder>/predictions/",
+}
+
+# One line per verb for `vadbench --help` (a verb missing here shows its module docstring's first line).
+VERB_HELP = {
+    "bench": "time the data and training paths (speed benchmarks)",
+    "complexity": "count a config's parameters and FLOPs",
+    "configs": "list the packaged configs (usable by name from any folder)",
+    "data": "check your copy of a dataset against its manifest",
+    "extract": "extract snippet (and patch) features from raw videos",
+    "leaderboard": "regenerate the leaderboard tables (Markdown, CSV, HTML) from result files",
+    "msip-schedule": "train MSIP in its stages (CTR, then MPSR) in one command",
+    "plot": "draw ROC / PR curves, score timelines and accuracy-vs-shots plots",
+    "report": "build the comparison with the papers: numeric wandb tables linked to your runs + an HTML report",
+    "reproduce": "run the configs and seeds behind a paper table and print it beside the paper's numbers",
+    "skps-keypatch": "draw SKPS-Net's selected key patches on test videos (Fig. 5 style strips)",
+    "ssrl-heatmap": "draw SSRL's patch anomaly heatmap over a frame (Fig. 6 style panel)",
+    "ssrl-schedule": "train SSRL in its stages (clip, then patch scales) in one command",
+    "synth": "write a synthetic dataset to disk in a real dataset's layout",
+}
+
 
 def run_cli(argv: list[str]):
     """Run a trainer verb in-process (used by tests and by `vadbench reproduce`); returns the CLI object."""
@@ -28,6 +59,8 @@ def run_cli(argv: list[str]):
 
 def __getattr__(name: str):
     """`VadbenchCLI` and friends, imported lazily: Lightning loads only when a trainer verb needs it."""
+    if name.startswith("__"):  # `from vadbench.cli import main` probes `__path__`: no Lightning for that
+        raise AttributeError(f"module 'vadbench.cli' has no attribute {name!r}")
     import vadbench.trainer_cli as trainer_cli
 
     try:
@@ -41,12 +74,33 @@ def _verbs() -> list[str]:
     return sorted(p.stem.replace("_", "-") for p in here.glob("*.py") if not p.stem.startswith("_"))
 
 
+def _verb_line(verb: str) -> str:
+    if verb in VERB_HELP:
+        return VERB_HELP[verb]
+    text = (Path(__file__).parent / "commands" / f"{verb.replace('-', '_')}.py").read_text(encoding="utf-8")
+    first = text.split('"""', 2)[1].strip().splitlines()[0] if text.startswith('"""') else ""
+    return first.split("`:", 1)[-1].strip().rstrip(".") or "(no description)"
+
+
+def usage() -> str:
+    width = max(len(v) for v in [*TRAINER_VERBS, *_verbs()]) + 2
+    lines = [USAGE, "", "trainer verbs (Lightning; `vadbench fit --help` lists every option):"]
+    lines += [f"  {v:<{width}}{TRAINER_HELP[v]}" for v in ("fit", "validate", "test", "predict")]
+    lines += ["", "other verbs:"]
+    lines += [f"  {v:<{width}}{_verb_line(v)}" for v in _verbs()]
+    lines += ["", "options:", f"  {'-h, --help':<{width}}this message", f"  {'--version':<{width}}print the version"]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        print("trainer verbs: " + ", ".join(sorted(TRAINER_VERBS)))
-        print("other verbs:   " + ", ".join(_verbs()))
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if argv[0] in ("--version", "-V", "version"):
+        from vadbench import __version__
+
+        print(f"vadbench {__version__}")
         return 0
     verb = argv[0].replace("-", "_") if argv[0] not in TRAINER_VERBS else argv[0]  # ssrl-schedule == ssrl_schedule
     if verb in TRAINER_VERBS:

@@ -11,6 +11,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from vadbench.data.mil.annotations import GroundTruthError
 from vadbench.data.mil.features import FeatureFileError
+from vadbench.loggers import WandbSaveConfigCallback
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
 
@@ -32,6 +33,7 @@ class VadbenchCLI(LightningCLI):
         kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("save_config_callback", WandbSaveConfigCallback)  # full config to wandb runs
         kwargs.setdefault("parser_kwargs", {"parser_mode": "omegaconf"} if _has_omegaconf() else {})
         super().__init__(L.LightningModule, L.LightningDataModule, *args, **kwargs)
 
@@ -43,6 +45,17 @@ class VadbenchCLI(LightningCLI):
         parser.add_argument("--results_dir", type=str, default="results", help="where result JSON files go")
         parser.add_argument("--setting", type=str, default="default", help="run tag in result files")
         parser.add_argument("--run_test", type=bool, default=True, help="fit: test the selected weights afterwards")
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        from vadbench.loggers import prepare_loggers
+
+        prepare_loggers(self)  # wandb run name / group / tags / folder from model, dataset, setting, seed
+
+    def _instantiate_trainer(self, config, callbacks):
+        from vadbench.callbacks import default_callbacks
+
+        return super()._instantiate_trainer(config, callbacks + default_callbacks(config, self.subcommand))
 
     # -------------------------------------------------------------- results
     def _sub_config(self):
@@ -78,13 +91,19 @@ class VadbenchCLI(LightningCLI):
             ckpt_path=str(ckpt_path) if ckpt_path else None,
             extras={**data_meta.get("extras", {}), **model_meta},
         )
+        from vadbench.loggers import log_test_result, wandb_run_info
+
+        record["wandb"] = wandb_run_info(self.trainer)  # links `vadbench report` tables to this run
         path = write_record(sub.get("results_dir", "results"), record)
         print(f"vadbench: result written to {path}")
         scores = self.model.test_scores() if hasattr(self.model, "test_scores") else None
+        scores_path = None
         if scores:
             from vadbench.leaderboard.scores import save_scores
 
-            print(f"vadbench: per-video scores written to {save_scores(path, **scores)}")
+            scores_path = save_scores(path, **scores)
+            print(f"vadbench: per-video scores written to {scores_path}")
+        log_test_result(self.trainer, record, path, scores_path, ckpt_path)
         return path
 
     def after_test(self) -> None:
@@ -135,6 +154,11 @@ def run_cli(argv: list[str]) -> VadbenchCLI:
     """Run a trainer verb in-process (used by tests, `vadbench reproduce` and the stage schedules)."""
     with warnings.catch_warnings():  # the args are ours; Lightning would warn that sys.argv differs
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-        return VadbenchCLI(args=_resolve_config_args(argv))
+        try:
+            return VadbenchCLI(args=_resolve_config_args(argv))
+        finally:
+            from vadbench.loggers import finish_runs
+
+            finish_runs()  # one CLI call = one wandb run
 
 

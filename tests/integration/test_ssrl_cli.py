@@ -76,7 +76,11 @@ def test_heatmaps_and_complexity_verbs(tmp_path, capsys):
     grids = {p.name.rsplit("_", 1)[1]: np.load(p) for p in out.glob("*.npy")}
     assert {k: v.shape for k, v in grids.items()} == {"patch23.npy": (2, 3), "patch35.npy": (3, 5), "patch47.npy": (4, 7)}
     assert all(v.min() == 0 and v.max() == pytest.approx(1) for v in grids.values())
-    assert len(list(out.glob("*.png"))) == 3
+    assert [p.name.rsplit("_", 1)[1] for p in out.glob("*.png")] == ["heatmap.png"]  # one Fig. 6-style panel
+    bare = tmp_path / "bare"   # without --frame: the patch grids alone, still a PNG
+    assert main(["ssrl-heatmap", "--config", "ssrl/synthetic.yaml", "--config", tiny, "--ckpt_path",
+                 str(ckpt_dir / "last.ckpt"), "--out", str(bare)]) == 0
+    assert len(list(bare.glob("*_heatmap.png"))) == 1 and len(list(bare.glob("*.npy"))) == 3
     capsys.readouterr()
     assert main(["complexity", "--config", "ssrl/ucf_crime.yaml", "--model.init_args.mpa_conv=official", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

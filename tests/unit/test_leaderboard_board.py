@@ -130,3 +130,64 @@ def test_committed_leaderboard_is_up_to_date():
     for name, text in texts.items():
         on_disk = (LEADERBOARDS_DIR / name).read_bytes()
         assert on_disk == text.encode("utf-8"), f"leaderboards/{name} is stale: run `vadbench leaderboard`"
+
+
+def test_two_test_sets_of_one_dataset_name_show_apart(tmp_path, meta):
+    """SSRL on the patch synthetic set and RTFM on the feature synthetic set share the name
+    "synthetic" but not the test set: separate groups, tables, titles and CSV lines."""
+    for seed, auc in ((0, 0.90), (1, 0.92)):
+        write(tmp_path, "rtfm", "synthetic", seed, auc, data_source="synthetic")
+    for path in tmp_path.glob("rtfm*.json"):
+        rec = json.loads(path.read_text())
+        path.write_text(json.dumps(dict(rec, data_fingerprint="sha256:29e70156aaaa")))
+    rec = make_record(model="rtfm", model_class="x.rtfm", dataset="synthetic", metrics={"frame_auc_micro": 0.60},
+                      model_selection="last", data_source="synthetic", seed=0, data_fingerprint="sha256:bbf86d11bbbb")
+    write_record(tmp_path, rec)
+    from vadbench.results import load_records
+
+    groups = group_records(load_records([tmp_path]))
+    assert [(g.data_fingerprint, g.seeds) for g in groups] == [("sha256:29e70156aaaa", [0, 1]),
+                                                                ("sha256:bbf86d11bbbb", [0])]
+    assert groups[0].mean_std("frame_auc_micro")[0] == pytest.approx(0.91)  # not 0.807 over all three
+    tables = {t.title: t for t in results_tables(meta, groups)}
+    assert set(tables) == {"synthetic (test set 29e701)", "synthetic (test set bbf86d)"}
+    i = tables["synthetic (test set 29e701)"].header.index("frame AUC (%) ours")
+    assert tables["synthetic (test set 29e701)"].rows[0][i] == "91.00 ± 1.41"
+    assert tables["synthetic (test set bbf86d)"].rows[0][i] == "60.00"
+    rows = list(csv.DictReader(io.StringIO(render_csv(meta, groups))))
+    assert sorted((r["data_fingerprint"], r["ours_mean"]) for r in rows) == [("sha256:29e70156aaaa", "91"),
+                                                                             ("sha256:bbf86d11bbbb", "60")]
+    md = render_markdown(meta, groups, 3)
+    assert "### synthetic (test set 29e701)" in md and "### synthetic (test set bbf86d)" in md
+    syn = reproduce_table(meta, load_specs().get("rtfm-baseline"), groups, "synthetic")
+    rtfm = {r[0]: r[5] for r in syn.rows if r[1] == "rtfm"}
+    assert rtfm == {"RTFM (test set 29e701)": "91.00 ± 1.41", "RTFM (test set bbf86d)": "60.00"}
+
+
+def test_anomaly_detection_and_few_shot_never_share_a_table_and_ci_is_in_percent(tmp_path, meta):
+    write(tmp_path, "rtfm", "synthetic", 0, 0.9, data_source="synthetic")
+    rec = make_record(model="trx", model_class="x.trx", dataset="synthetic", setting="5w1s",
+                      metrics={"accuracy": 0.62, "accuracy_ci95": 0.031}, model_selection="last",
+                      data_source="synthetic", seed=0)
+    write_record(tmp_path, rec)
+    from vadbench.results import load_records
+
+    tables = {t.title: t for t in results_tables(meta, group_records(load_records([tmp_path])))}
+    assert set(tables) == {"synthetic, anomaly detection", "synthetic, few-shot"}
+    fs = tables["synthetic, few-shot"]
+    assert not any("AUC" in h for h in fs.header)
+    assert not any("accuracy" in h for h in tables["synthetic, anomaly detection"].header)
+    row = dict(zip(fs.header, fs.rows[0]))
+    assert row["accuracy (%) ours"] == "62.00" and row["accuracy (%) ±95% CI ours"] == "3.10"  # same unit
+
+
+def test_html_renders_markdown_and_names_the_results_source(tmp_path, meta):
+    from vadbench.leaderboard.board import render_html
+
+    res = tmp_path / "my_results"
+    write(res, "rtfm", "ucf_crime", 0, 0.84)
+    from vadbench.results import load_records
+
+    text = render_html(meta, group_records(load_records([res])), 1, sources=[str(res)])
+    assert "**" not in text and "<b>ours</b>" in text
+    assert "my_results" in text and "leaderboards/results" not in text

@@ -152,3 +152,37 @@ def test_leaderboard_plots_are_embedded_and_deterministic(tmp_path):
     curves = {k[1]: sf.frames() for k, sf in score_files_by_group(load_records([res])).items()}
     plot_roc_pr({"rtfm": curves["rtfm"], "sultani": curves["sultani"]}, roc, title="ucf_crime: frame-level curves")
     assert roc.read_bytes() == first
+
+
+def test_timeline_draws_each_model_against_its_own_ground_truth():
+    """Two models scored on different test sets of one video name: two panels, each shading its own
+    labels over its own length (the old plot shaded the first file's labels under every curve)."""
+    from vadbench.leaderboard.plots import timeline_figure
+    from vadbench.leaderboard.scores import VideoScores
+
+    a_labels = np.zeros(40, np.int64)
+    a_labels[8:16] = 1
+    b_labels = np.zeros(64, np.int64)
+    b_labels[40:60] = 1
+    series = {"rtfm": VideoScores("v", np.linspace(0, 1, 10), a_labels, 4),
+              "ssrl": VideoScores("v", np.linspace(1, 0, 16), b_labels, 4),
+              "sultani": VideoScores("v", np.full(10, 0.5), a_labels.copy(), 4)}
+    fig = timeline_figure(series)
+    axes = fig.axes
+    assert len(axes) == 2
+    spans, lengths, members = [], [], []
+    for ax in axes:
+        shaded = [p for p in ax.patches]
+        spans.append([(round(p.get_x()), round(p.get_x() + p.get_width())) for p in shaded])
+        lengths.append(ax.get_xlim()[1])
+        members.append(sorted(line.get_label() for line in ax.get_lines()))
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "ground truth (anomalous frames)" in legend
+    assert members == [["rtfm", "sultani"], ["ssrl"]]
+    assert spans == [[(8, 16)], [(40, 60)]] and lengths == [40, 64]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    one = timeline_figure({"rtfm": series["rtfm"], "sultani": series["sultani"]})
+    assert len(one.axes) == 1
+    plt.close(one)

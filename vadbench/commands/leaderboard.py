@@ -3,9 +3,12 @@
     vadbench leaderboard [--results DIR ...] [--out DIR] [--plots] [--wandb] [--check]
 
 Writes `<out>/README.md`, `<out>/leaderboard.csv` and `<out>/leaderboard.html` (default out:
-`leaderboards/`), deterministically: sorted, no timestamps. `--plots` also writes PNGs under
-`<out>/plots/` and embeds them; `--wandb` logs the tables and plots to a wandb run (offline unless
-WANDB_MODE says otherwise); `--check` writes nothing and fails if the files on disk are stale.
+`./leaderboard/` in the working directory, never the source tree; the committed tables are
+regenerated with `--out leaderboards`, see `make leaderboard`), deterministically: sorted, no
+timestamps. Results on different test sets of one dataset name (different data fingerprints) get
+separate tables. `--plots` also writes PNGs under `<out>/plots/` and embeds them; `--wandb` logs the
+numeric comparison tables and plots to a wandb run (as `vadbench report` does; offline unless you are
+logged in or WANDB_MODE says otherwise); `--check` writes nothing and fails if the files are stale.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results", nargs="+", default=[str(LEADERBOARDS_DIR / "results")],
                    help="result JSON files or folders (searched recursively); default leaderboards/results")
-    p.add_argument("--out", default=str(LEADERBOARDS_DIR), help="output folder (default leaderboards/)")
+    p.add_argument("--out", default="leaderboard",
+                   help="output folder (default ./leaderboard; the committed tables: --out leaderboards)")
     p.add_argument("--metafile", default=None, help="a metafile, or a folder of <model>/metafile.yml (default: the one beside every model)")
     p.add_argument("--plots", action="store_true", help="write PNG plots under <out>/plots and embed them")
     p.add_argument("--wandb", action="store_true", help="log tables and plots to wandb (offline by default)")
@@ -53,9 +57,9 @@ def generate(results: list[str], out: str | Path, metafile: str | None = None, p
         plot_files = leaderboard_plots(records, meta, groups, Path(out) / "plots")
     rel = [p.relative_to(Path(out)).as_posix() for p in plot_files]
     texts = {
-        "README.md": render_markdown(meta, groups, len(records), rel),
+        "README.md": render_markdown(meta, groups, len(records), rel, sources=results),
         "leaderboard.csv": render_csv(meta, groups),
-        "leaderboard.html": render_html(meta, groups, len(records), rel),
+        "leaderboard.html": render_html(meta, groups, len(records), rel, sources=results),
     }
     texts["_"] = {"meta": meta, "records": records, "groups": groups, "plots": plot_files}
     return texts
@@ -87,15 +91,10 @@ def main(argv: list[str]) -> int:
     for p in extra["plots"]:
         print(f"  plot: {p}")
     if args.wandb:
-        from vadbench.leaderboard.board import published_tables, results_tables
-        from vadbench.leaderboard.wandb_report import log_leaderboard
+        from vadbench.leaderboard.wandb_report import log_report, numeric_tables
 
-        tables = results_tables(extra["meta"], extra["groups"]) + published_tables(extra["meta"])
-        try:
-            run_dir = log_leaderboard(tables, extra["plots"], project=args.wandb_project,
-                                      config={"results": args.results, "num_results": len(extra["records"])})
-        except RuntimeError as err:
-            print(f"vadbench leaderboard: error: {err}", file=sys.stderr)
-            return 2
+        tables = numeric_tables(extra["meta"], extra["groups"])
+        run_dir = log_report(tables, extra["plots"], project=args.wandb_project, name="leaderboard",
+                             config={"results": args.results, "num_results": len(extra["records"])})
         print(f"vadbench leaderboard: wandb run in {run_dir} (offline runs: `wandb sync {run_dir}`)")
     return 0

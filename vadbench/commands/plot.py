@@ -61,8 +61,11 @@ def main(argv: list[str]) -> int:
                 from vadbench.results import load_records
 
                 files = plots.score_files_by_group(load_records(args.results))
-                curves = {plots._series_label(k[1], k[2], k[3]): sf.frames() for k, sf in files.items()
-                          if k[0] == args.dataset}
+                mine = {k: sf for k, sf in files.items() if k[0] == args.dataset}
+                several = len({k[4] for k in mine}) > 1   # test sets of one name: say which curve is which
+                curves = {plots._series_label(k[1], k[2], k[3])
+                          + (f" [test set {k[4].split(':')[-1][:6]}]" if several else ""): sf.frames()
+                          for k, sf in mine.items()}
                 if not curves:
                     raise ValueError(f"no scores files (<result>.scores.npz) for dataset {args.dataset!r} "
                                      f"under {args.results}")

@@ -1,6 +1,6 @@
 """SKPS-Net key patches drawn on test videos (the paper's Fig. 5), one PNG strip per video.
 
-    vadbench skps_keypatch --config configs/skps_net/ucf_crime_v2_5w5s.yaml --ckpt_path last.ckpt \\
+    vadbench skps-keypatch --config configs/skps_net/ucf_crime_v2_5w5s.yaml --ckpt_path last.ckpt \\
         --out keypatches [--videos 8] [--per_class] [--data.init_args.test_root DIR ...]
 
 The config builds the model and the datamodule (any further `--key value` goes to it, as for
@@ -31,19 +31,36 @@ def _frames_to_uint8(clip: torch.Tensor) -> np.ndarray:
     return rgb.permute(0, 2, 3, 1).round().to(torch.uint8).numpy()
 
 
-def draw_keypatches(frames: np.ndarray, centres: np.ndarray, patch: int, path: Path, gap: int = 4) -> Path:
-    """Save frames (T, H, W, 3) side by side, each with its key patch box (centre (x, y), side `patch`)."""
+def draw_keypatches(frames: np.ndarray, centres: np.ndarray, patch: int, path: Path, gap: int = 4,
+                    caption: str = "") -> Path:
+    """Save frames (T, H, W, 3) side by side, each with its key patch box (centre (x, y), side `patch`),
+    frame numbers above and a caption below (what the strip shows: video, class, the red box)."""
     from PIL import Image, ImageDraw
 
     t, h, w, _ = frames.shape
-    strip = Image.new("RGB", (t * w + (t - 1) * gap, h), (255, 255, 255))
+    top, bottom = 14, 30 if caption else 0
+    strip_w = t * w + (t - 1) * gap
+    strip = Image.new("RGB", (strip_w, h + top + bottom), (255, 255, 255))
     width = max(1, round(min(h, w) / 112))
+    draw = ImageDraw.Draw(strip)
     for i in range(t):
         img = Image.fromarray(frames[i])
         x, y = float(centres[i, 0]), float(centres[i, 1])
         ImageDraw.Draw(img).rectangle([x - patch / 2, y - patch / 2, x + patch / 2 - 1, y + patch / 2 - 1],
                                       outline=(255, 0, 0), width=width)
-        strip.paste(img, (i * (w + gap), 0))
+        strip.paste(img, (i * (w + gap), top))
+        draw.text((i * (w + gap) + 2, 1), f"frame {i + 1}/{t}", fill=(0, 0, 0))
+    if caption:
+        lines, line = [], ""
+        for word in caption.split():  # wrap to the strip width (~6 px per character of the default font)
+            if line and len(line) + 1 + len(word) > max(20, strip_w // 6):
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}".strip()
+        lines.append(line)
+        for j, text in enumerate(lines[:2]):
+            draw.text((2, h + top + 3 + 13 * j), text, fill=(0, 0, 0))
     path.parent.mkdir(parents=True, exist_ok=True)
     strip.save(path)
     return path
@@ -54,7 +71,7 @@ def _safe(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="vadbench skps_keypatch", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="vadbench skps-keypatch", description=__doc__.split("\n")[0])
     parser.add_argument("--config", action="append", required=True, help="SKPS-Net config (may repeat)")
     parser.add_argument("--ckpt_path", default=None, help="trained weights (.ckpt); omitted: the config's initial weights")
     parser.add_argument("--out", required=True, help="output folder for the PNG strips")
@@ -102,7 +119,9 @@ def main(argv: list[str]) -> int:
             centres = model.key_patches(clip[None].to(model.device))[0].cpu().numpy()
             record = clips[vid]
             name = f"{n:03d}_{_safe(classes[record.class_index])}_{_safe(Path(record.name).name)}.png"
-            draw_keypatches(_frames_to_uint8(clip), centres, patch, out / name)
+            caption = (f"{Path(record.name).name} (class {classes[record.class_index]}): red box = the key patch "
+                       f"SKPS-Net selected ({patch} px), per frame")
+            draw_keypatches(_frames_to_uint8(clip), centres, patch, out / name, caption=caption)
             boxes[name] = {"video": record.name, "class": classes[record.class_index], "patch_size": patch,
                            "centres_xy": centres.round(2).tolist()}
     out.mkdir(parents=True, exist_ok=True)

@@ -33,9 +33,16 @@ class ResultGroup:
     data_source: str
     backbone: str | None
     model_selection: str
+    data_fingerprint: str | None = None
     seeds: list = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
     paths: list[str] = field(default_factory=list)
+    runs: list[dict] = field(default_factory=list)   # the seeds' wandb runs ({id, path, name, ...}), when logged
+
+    @property
+    def family(self) -> str:
+        """"few-shot" (accuracy over episodes) or "anomaly detection" (frame scores): never one table."""
+        return "few-shot" if "accuracy" in self.metrics else "anomaly detection"
 
     @property
     def row_key(self) -> tuple:
@@ -55,8 +62,9 @@ def group_records(records: Iterable[dict]) -> list[ResultGroup]:
     """Group result records; a seed run more than once counts once (its newest file)."""
     latest: dict[tuple, dict] = {}
     for rec in records:
+        # the data fingerprint is part of the key: two test sets that share a dataset name never mix
         key = (rec.get("model"), str(rec.get("setting", "default")), rec.get("dataset"), rec.get("data_source"),
-               rec.get("backbone"), rec.get("model_selection"), rec.get("seed"))
+               rec.get("backbone"), rec.get("model_selection"), rec.get("data_fingerprint"), rec.get("seed"))
         prev = latest.get(key)
         if prev is None or (str(rec.get("created", "")), rec.get("_path", "")) > (str(prev.get("created", "")),
                                                                                   prev.get("_path", "")):
@@ -70,14 +78,54 @@ def group_records(records: Iterable[dict]) -> list[ResultGroup]:
             g = groups[gkey] = ResultGroup(model=str(rec.get("model")), setting=str(rec.get("setting", "default")),
                                            dataset=str(rec.get("dataset")), data_source=str(rec.get("data_source")),
                                            backbone=rec.get("backbone"),
-                                           model_selection=str(rec.get("model_selection")))
+                                           model_selection=str(rec.get("model_selection")),
+                                           data_fingerprint=rec.get("data_fingerprint"))
         g.seeds.append(rec.get("seed"))
         g.paths.append(Path(rec.get("_path", "")).name)
+        if isinstance(rec.get("wandb"), dict):
+            g.runs.append(rec["wandb"])
         for name, value in (rec.get("metrics") or {}).items():
             if name in IGNORED_METRICS or not isinstance(value, (int, float)):
                 continue
             g.metrics.setdefault(name, []).append(float(value))
-    return sorted(groups.values(), key=lambda g: (g.dataset,) + g.row_key)
+    return sorted(groups.values(), key=lambda g: (g.dataset, g.data_fingerprint or "") + g.row_key)
+
+
+def short_fingerprint(fp: str | None) -> str:
+    """"sha256:29e70156..." -> "29e701"; None -> "unknown"."""
+    return (fp or "unknown").split(":")[-1][:6]
+
+
+def data_sets(groups: list[ResultGroup]) -> list[tuple[str, str | None, str]]:
+    """(dataset, fingerprint, family) of the groups, sorted: one leaderboard table each."""
+    return sorted({(g.dataset, g.data_fingerprint, g.family) for g in groups},
+                  key=lambda k: (k[0], k[1] or "", k[2]))
+
+
+def data_set_title(dataset: str, fingerprint: str | None, family: str, keys: list[tuple]) -> str:
+    """The dataset name, plus the fingerprint when the name holds several test sets and the family
+    when it holds both kinds of model."""
+    title = dataset
+    if len({k[1] for k in keys if k[0] == dataset}) > 1:
+        title += f" (test set {short_fingerprint(fingerprint)})"
+    if len({k[2] for k in keys if k[0] == dataset}) > 1:
+        title += f", {family}"
+    return title
+
+
+def metric_label(meta: Metafile, metric: str) -> str:
+    """The metafile's label; an undeclared `accuracy_ci95` reads "accuracy (%) ±95% CI"."""
+    if metric.endswith("_ci95") and metric not in meta.metrics and metric[:-5] in meta.metrics:
+        return f"{meta.metric_label(metric[:-5])} ±95% CI"
+    return meta.metric_label(metric)
+
+
+def metric_scale(meta: Metafile, metric: str) -> float:
+    """The metafile's scale; a confidence interval (`accuracy_ci95`) takes its metric's scale (same unit)."""
+    for suffix in ("_ci95", "_std"):
+        if metric.endswith(suffix) and metric not in meta.metrics:
+            return meta.scale(metric[: -len(suffix)])
+    return meta.scale(metric)
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -93,7 +141,7 @@ def fmt_ours(meta: Metafile, metric: str, stats: tuple[float, float, int] | None
     if stats is None:
         return "—"
     mean, std, n = stats
-    scale = meta.scale(metric)
+    scale = metric_scale(meta, metric)
     digits = 2 if scale != 1 else 3
     text = f"{mean * scale:.{digits}f}"
     return text + (f" ± {std * scale:.{digits}f}" if n > 1 else "")
@@ -104,7 +152,7 @@ def diff(meta: Metafile, group: ResultGroup, metric: str, entry: PaperEntry | No
     stats = group.mean_std(metric)
     if entry is None or stats is None or group.data_source != "real":
         return None
-    return stats[0] * meta.scale(metric) - entry.value
+    return stats[0] * metric_scale(meta, metric) - entry.value
 
 
 def fmt_diff(value: float | None) -> str:
@@ -140,14 +188,16 @@ class Table:
 
 
 def results_tables(meta: Metafile, groups: list[ResultGroup]) -> list[Table]:
-    """One table per dataset: rows model x setting x provenance, columns per metric ours | paper | Δ."""
+    """One table per test set (dataset x data fingerprint) and model family: rows model x setting x
+    provenance, columns per metric ours | paper | Δ."""
     tables = []
-    for dataset in sorted({g.dataset for g in groups}):
-        gs = [g for g in groups if g.dataset == dataset]
+    keys = data_sets(groups)
+    for dataset, fingerprint, family in keys:
+        gs = [g for g in groups if (g.dataset, g.data_fingerprint, g.family) == (dataset, fingerprint, family)]
         metrics = metrics_for(meta, gs)
         header = ["model", "setting", "data", "backbone", "selection", "seeds"]
         for m in metrics:
-            label = meta.metric_label(m)
+            label = metric_label(meta, m)
             header += [f"{label} ours", "paper", "Δ"] if _has_paper(meta, gs, m) else [f"{label} ours"]
         rows = []
         for g in gs:
@@ -160,7 +210,9 @@ def results_tables(meta: Metafile, groups: list[ResultGroup]) -> list[Table]:
                     row.append(fmt_paper(meta, entry) + (f" [{meta.short(entry.paper)} {entry.table}]" if entry else ""))
                     row.append(fmt_diff(diff(meta, g, m, entry)))
             rows.append(row)
-        tables.append(Table(title=dataset, header=header, rows=rows))
+        caption = f"test set fingerprint {fingerprint}" if fingerprint else ""
+        tables.append(Table(title=data_set_title(dataset, fingerprint, family, keys), header=header, rows=rows,
+                            caption=caption))
     return tables
 
 
@@ -204,17 +256,47 @@ def published_tables(meta: Metafile) -> list[Table]:
 
 # ---------------------------------------------------------------------------- renderers
 INTRO = (
-    "Generated by `vadbench leaderboard` from `leaderboards/metafile.yaml` (numbers transcribed from the papers) "
-    "and the result files in `leaderboards/results/`. Do not edit by hand: the command rewrites this file "
-    "and a test checks that it is up to date.\n\n"
+    "Generated by `vadbench leaderboard` from `{metafile}` (numbers transcribed from the papers) "
+    "and the result files in {sources}. Do not edit by hand: the command rewrites this file.\n\n"
     "How to read the comparison tables: **ours** = mean ± sample std over seeds (no ± with one seed); "
     "**paper** = the published number for the same model, setting, dataset and metric, with its source "
     "(`[SSRL table1]` = table 1 of the SSRL paper); **Δ** = ours − paper, shown only for runs on real "
     "features (synthetic data is a smoke test, not comparable). **selection** = how the tested weights were "
     "chosen: `last` and `best_val` are honest; `oracle_best_on_test` (best test score during training) is "
     "what the RTFM/SSRL official code reports. **data** = `real` or `synthetic` features; **backbone** = "
-    "`pretrained` or `random_init` feature extractor (`—` = precomputed features)."
+    "`pretrained` or `random_init` feature extractor (`—` = precomputed features). Results on different "
+    "test sets of one dataset name (different data fingerprints) get separate tables."
 )
+
+
+def display_path(path: str | Path) -> str:
+    """A path as a reader should see it: relative to the repository or the working directory when under them."""
+    from vadbench.paths import REPO_DIR
+
+    p = Path(path).resolve()
+    for base in (Path(REPO_DIR).resolve(), Path.cwd().resolve()):
+        try:
+            return p.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return p.as_posix()
+
+
+def intro(meta: Metafile, sources: list[str] | None = None) -> str:
+    """The leaderboard's introduction, naming the metafile and the result folders it was built from."""
+    names = [display_path(s) for s in (sources or ["leaderboards/results"])]
+    return INTRO.format(metafile=display_path(meta.path), sources=", ".join(f"`{n}`" for n in names))
+
+
+def markdown_inline_html(text: str) -> str:
+    """`**bold**`, `` `code` `` and blank-line paragraphs of our Markdown prose as HTML (the rest escaped)."""
+    out = []
+    for para in str(text).split("\n\n"):
+        h = html.escape(para)
+        h = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", h)
+        h = re.sub(r"`(.+?)`", r"<code>\1</code>", h)
+        out.append(f"<p>{h}</p>")
+    return "\n".join(out)
 
 
 def _md_cell(text: str) -> str:
@@ -228,8 +310,9 @@ def markdown_table(t: Table) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(meta: Metafile, groups: list[ResultGroup], n_files: int, plots: list[str] | None = None) -> str:
-    out = ["# vadbench leaderboard", "", INTRO, "", "## Our runs", ""]
+def render_markdown(meta: Metafile, groups: list[ResultGroup], n_files: int, plots: list[str] | None = None,
+                    sources: list[str] | None = None) -> str:
+    out = ["# vadbench leaderboard", "", intro(meta, sources), "", "## Our runs", ""]
     res = results_tables(meta, groups)
     out.append(f"{n_files} result file(s), {len(groups)} model/setting/dataset group(s).")
     out.append("")
@@ -245,14 +328,14 @@ def render_markdown(meta: Metafile, groups: list[ResultGroup], n_files: int, plo
         out.append(f"| {info.get('short', paper)} | {_md_cell(info.get('title', paper))} | "
                    f"{info.get('model_selection', 'not_stated')} |")
     out += ["", "## Published numbers", "",
-            "Every results table of the papers, as transcribed in `leaderboards/metafile.yaml` "
+            "Every results table of the papers, as transcribed in the metafile beside each model (`vadbench/models/<model>/metafile.yml`) "
             "(— = no number printed).", ""]
     for t in published_tables(meta):
         out += [f"### {t.title}", "", t.caption, "", markdown_table(t), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
-CSV_HEADER = ["dataset", "model", "setting", "data_source", "backbone", "model_selection", "seeds", "n_seeds",
+CSV_HEADER = ["dataset", "data_fingerprint", "model", "setting", "data_source", "backbone", "model_selection", "seeds", "n_seeds",
               "metric", "ours_mean", "ours_std", "paper_value", "paper_ref", "paper_model_selection", "diff"]
 
 
@@ -267,9 +350,9 @@ def render_csv(meta: Metafile, groups: list[ResultGroup]) -> str:
             if stats is None:
                 continue
             entry = meta.best(g.model, g.setting, g.dataset, m)
-            scale = meta.scale(m)
+            scale = metric_scale(meta, m)
             d = diff(meta, g, m, entry)
-            w.writerow([g.dataset, g.model, g.setting, g.data_source, g.backbone or "", g.model_selection,
+            w.writerow([g.dataset, g.data_fingerprint or "", g.model, g.setting, g.data_source, g.backbone or "", g.model_selection,
                         " ".join(str(s) for s in g.seeds), stats[2], m, f"{stats[0] * scale:.6g}",
                         f"{stats[1] * scale:.6g}", "" if entry is None else f"{entry.value:g}",
                         "" if entry is None else entry.ref,
@@ -279,6 +362,7 @@ def render_csv(meta: Metafile, groups: list[ResultGroup]) -> str:
 
 
 HTML_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+code{background:#f3f3f3;padding:0 3px}
 table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}
 tr:nth-child(even){background:#fafafa}caption{caption-side:top;text-align:left;color:#555;padding:4px 0}
@@ -292,10 +376,11 @@ def html_table(t: Table) -> str:
     return f"<table>{cap}<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
 
 
-def render_html(meta: Metafile, groups: list[ResultGroup], n_files: int, plots: list[str] | None = None) -> str:
+def render_html(meta: Metafile, groups: list[ResultGroup], n_files: int, plots: list[str] | None = None,
+                sources: list[str] | None = None) -> str:
     parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\"><title>vadbench leaderboard</title>",
              f"<style>{HTML_STYLE}</style></head><body>", "<h1>vadbench leaderboard</h1>",
-             f"<p>{html.escape(INTRO)}</p>", "<h2>Our runs</h2>",
+             markdown_inline_html(intro(meta, sources)), "<h2>Our runs</h2>",
              f"<p>{n_files} result file(s), {len(groups)} model/setting/dataset group(s).</p>"]
     for t in results_tables(meta, groups):
         parts += [f"<h3>{html.escape(t.title)}</h3>", html_table(t)]
@@ -330,11 +415,18 @@ def reproduce_table(meta: Metafile, spec, groups: list[ResultGroup], data_source
         wanted = [spec.synthetic_dataset] if synthetic else spec.datasets
         mine = [g for g in groups if g.model == row.model and g.setting == row.setting
                 and g.data_source == data_source and g.dataset in wanted]
-        selections = sorted({g.model_selection for g in mine}) or ["—"]
-        for sel in selections:
-            by_ds = {g.dataset: g for g in mine if g.model_selection == sel}
+        # one line per model selection and, when a dataset holds several test sets, per test set
+        fps = {}
+        for g in mine:
+            fps.setdefault((g.model_selection, g.dataset), set()).add(g.data_fingerprint or "")
+        several = any(len(v) > 1 for v in fps.values())
+        lines = sorted({(g.model_selection, (g.data_fingerprint or "") if several else "") for g in mine}) or [("—", "")]
+        for sel, fp in lines:
+            by_ds = {g.dataset: g for g in mine if g.model_selection == sel
+                     and (not several or (g.data_fingerprint or "") == fp)}
             seeds = sorted({str(s) for g in by_ds.values() for s in g.seeds})
-            line = [row.label, row.model, row.setting, sel, ",".join(seeds) or "—"]
+            label = row.label + (f" (test set {short_fingerprint(fp)})" if several else "")
+            line = [label, row.model, row.setting, sel, ",".join(seeds) or "—"]
 
             def paper_entry(d, m):
                 return meta.best(row.model, row.paper_setting or row.setting, d, m,

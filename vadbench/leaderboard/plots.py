@@ -69,23 +69,47 @@ def _spans(labels: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
+def timeline_figure(series: Mapping[str, VideoScores], title: str = ""):
+    """The figure of `plot_timeline`: one panel per distinct ground truth, each model against its own.
+
+    Models scored on the same frames share a panel with its ground truth shaded pink (named in the
+    legend); a model whose video has other labels or another length (another test set) gets its own
+    panel, drawn over its own frames.
+    """
+    panels: list[tuple[np.ndarray, list[str]]] = []
+    for label in sorted(series):
+        labels = np.asarray(series[label].frame_labels)
+        for gt, members in panels:
+            if gt.shape == labels.shape and np.array_equal(gt, labels):
+                members.append(label)
+                break
+        else:
+            panels.append((labels, [label]))
+    colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(sorted(series))}
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False)
+    for ax, (gt, members) in zip(axes[:, 0], panels):
+        for j, (start, end) in enumerate(_spans(gt)):
+            ax.axvspan(start, end, color="#f4a6c0", alpha=0.6, lw=0, label="ground truth (anomalous frames)" if j == 0 else None)
+        for label in members:
+            v = series[label]
+            ax.plot(np.arange(len(v.frame_labels)), v.frame_scores, lw=1.6, color=colours[label], label=label)
+        ax.set(xlim=(0, max(len(gt), 1)), ylim=(-0.02, 1.02), xlabel="frame", ylabel="anomaly score")
+        if len(panels) > 1:
+            ax.set_title(f"ground truth of {', '.join(members)} ({len(gt)} frames)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    first = series[sorted(series)[0]]
+    fig.suptitle(title or first.name)
+    fig.tight_layout()
+    return fig
+
+
 def plot_timeline(series: Mapping[str, VideoScores], out: str | Path, title: str = "") -> Path:
-    """One video: per-frame anomaly score of each model; ground-truth anomalies shaded pink."""
+    """One video: per-frame anomaly score of each model; ground-truth anomalies shaded pink (each
+    model drawn against its own ground truth, see `timeline_figure`)."""
     if not series:
         raise ValueError(f"plot_timeline({out}): no score series to draw")
-    first = series[next(iter(sorted(series)))]
-    fig, ax = plt.subplots(figsize=(10, 3.2))
-    for start, end in _spans(first.frame_labels):
-        ax.axvspan(start, end, color="#f4a6c0", alpha=0.6, lw=0)
-    for label in sorted(series):
-        v = series[label]
-        ax.plot(np.arange(len(v.frame_labels)), v.frame_scores, lw=1.6, label=label)
-    ax.set(xlim=(0, max(len(first.frame_labels), 1)), ylim=(-0.02, 1.02), xlabel="frame", ylabel="anomaly score",
-           title=title or first.name)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    return _save(fig, out)
+    return _save(timeline_figure(series, title), out)
 
 
 def parse_shots(setting: str) -> tuple[int, int] | None:
@@ -133,7 +157,8 @@ def plot_shots(points: Sequence[dict], out: str | Path, title: str = "") -> Path
 
 # ---------------------------------------------------------------------------- from result files
 def score_files_by_group(records: Sequence[dict]) -> dict[tuple, ScoreFile]:
-    """(dataset, model, setting, data_source) -> the scores file of its lowest seed that has one."""
+    """(dataset, model, setting, data_source, data fingerprint) -> the scores file of its lowest seed
+    that has one (different test sets of one dataset name stay apart)."""
     found: dict[tuple, tuple] = {}
     for rec in records:
         path = rec.get("_path")
@@ -142,7 +167,8 @@ def score_files_by_group(records: Sequence[dict]) -> dict[tuple, ScoreFile]:
         sp = scores_path_for(path)
         if not sp.is_file():
             continue
-        key = (rec.get("dataset"), rec.get("model"), rec.get("setting", "default"), rec.get("data_source"))
+        key = (rec.get("dataset"), rec.get("model"), rec.get("setting", "default"), rec.get("data_source"),
+               rec.get("data_fingerprint") or "")
         rank = (rec.get("seed") if isinstance(rec.get("seed"), int) else 10**9, str(sp))
         if key not in found or rank < found[key][0]:
             found[key] = (rank, sp)
@@ -155,28 +181,32 @@ def _series_label(model: str, setting: str, data_source: str) -> str:
 
 
 def leaderboard_plots(records: Sequence[dict], meta, groups, out_dir: str | Path, timelines: int = 2) -> list[Path]:
-    """All plots the data allows: ROC/PR and timelines per dataset with score files, shots per few-shot dataset."""
+    """All plots the data allows: ROC/PR and timelines per test set (dataset x data fingerprint) with
+    score files, shots per few-shot dataset."""
     out_dir = Path(out_dir)
     written: list[Path] = []
     files = score_files_by_group(records)
-    for dataset in sorted({k[0] for k in files}):
-        curves = {_series_label(k[1], k[2], k[3]): sf.frames() for k, sf in files.items() if k[0] == dataset}
-        written.append(plot_roc_pr(curves, out_dir / f"roc_pr_{dataset}.png", title=f"{dataset}: frame-level curves"))
-        ref = next(sf for k, sf in files.items() if k[0] == dataset)
+    test_sets = sorted({(k[0], k[4]) for k in files})
+    for dataset, fp in test_sets:
+        several = len({f for d, f in test_sets if d == dataset}) > 1
+        tag = f"{dataset}_{fp.split(':')[-1][:6]}" if several else dataset
+        name = f"{dataset} (test set {fp.split(':')[-1][:6]})" if several else dataset
+        mine = {k: sf for k, sf in files.items() if (k[0], k[4]) == (dataset, fp)}
+        curves = {_series_label(k[1], k[2], k[3]): sf.frames() for k, sf in mine.items()}
+        written.append(plot_roc_pr(curves, out_dir / f"roc_pr_{tag}.png", title=f"{name}: frame-level curves"))
+        ref = next(iter(mine.values()))
         anomalous = [v.name for v in ref.videos if v.frame_labels.any()]
         normal = [v.name for v in ref.videos if not v.frame_labels.any()]
-        for name in (anomalous[:timelines] + normal[:1]):
+        for video in (anomalous[:timelines] + normal[:1]):
             series = {}
-            for k, sf in files.items():
-                if k[0] != dataset:
-                    continue
+            for k, sf in mine.items():
                 try:
-                    series[_series_label(k[1], k[2], k[3])] = sf.video(name)
+                    series[_series_label(k[1], k[2], k[3])] = sf.video(video)
                 except KeyError:
                     continue
-            safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem)
-            written.append(plot_timeline(series, out_dir / f"timeline_{dataset}_{safe}.png",
-                                         title=f"{dataset}: {Path(name).stem}"))
+            safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(video).stem)
+            written.append(plot_timeline(series, out_dir / f"timeline_{tag}_{safe}.png",
+                                         title=f"{name}: anomaly score over video {Path(video).stem}"))
     points = shots_points(meta, groups)
     if points:
         written.append(plot_shots(points, out_dir / "shots.png", title="few-shot accuracy vs shots"))

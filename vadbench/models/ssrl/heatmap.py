@@ -44,8 +44,18 @@ def psr_heatmaps(model: SSRLModel, patches: dict[str, torch.Tensor]) -> dict[str
 
 
 def save_heatmaps(heatmaps: dict[str, torch.Tensor], snippet: int, out_dir: str | Path, stem: str,
-                  frame: str | Path | None = None) -> list[Path]:
-    """Save each scale's heatmap of one snippet as `.npy`, and over `frame` as a PNG when given."""
+                  frame: str | Path | None = None, score: float | None = None) -> list[Path]:
+    """Save each scale's heatmap of one snippet as `.npy` and all of them as one Fig. 6-style PNG panel.
+
+    The panel (`<stem>_t<snippet>_heatmap.png`) has the frame (when given) first, then one map per
+    patch scale, drawn over the frame or alone as its rows x cols grid of patches, each titled with
+    its scale and grid, with one shared colour bar (normalised attention weight w'_n, 0 to 1).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -57,25 +67,43 @@ def save_heatmaps(heatmaps: dict[str, torch.Tensor], snippet: int, out_dir: str 
         if not frame.is_file():
             raise FileNotFoundError(f"frame image {frame} not found")
         image = mpimg.imread(frame)
+    grids = {}
     for scale, maps in heatmaps.items():
         grid = maps[snippet].cpu().numpy()
+        grids[scale] = grid
         path = out_dir / f"{stem}_t{snippet:04d}_{scale}.npy"
         np.save(path, grid)
         written.append(path)
-        if image is not None:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            h, w = image.shape[:2]
-            fig, ax = plt.subplots(figsize=(w / 100, h / 100), dpi=100)
+    panels = (["frame"] if image is not None else []) + list(grids)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels) + 0.8, 3.4), squeeze=False)
+    mappable = None
+    for ax, name in zip(axes[0], panels):
+        if name == "frame":
             ax.imshow(image)
-            ax.imshow(grid, cmap="jet", alpha=0.45, extent=(0, w, h, 0), interpolation="bilinear")
+            ax.set_title("input frame", fontsize=10)
             ax.set_axis_off()
-            fig.subplots_adjust(0, 0, 1, 1)
-            png = out_dir / f"{stem}_t{snippet:04d}_{scale}.png"
-            fig.savefig(png)
-            plt.close(fig)
-            written.append(png)
+            continue
+        grid = grids[name]
+        rows, cols = grid.shape
+        if image is not None:
+            h, w = image.shape[:2]
+            ax.imshow(image)
+            mappable = ax.imshow(grid, cmap="jet", alpha=0.5, extent=(0, w, h, 0), interpolation="bilinear",
+                                 vmin=0, vmax=1)
+            ax.set_axis_off()
+        else:
+            mappable = ax.imshow(grid, cmap="jet", vmin=0, vmax=1, interpolation="nearest")
+            ax.set(xticks=range(cols), yticks=range(rows), xlabel="patch column", ylabel="patch row")
+        ax.set_title(f"scale {name}: {rows} x {cols} patches", fontsize=10)
+    if mappable is not None:
+        bar = fig.colorbar(mappable, ax=list(axes[0]), fraction=0.025, pad=0.02)
+        bar.set_label("PSR attention w'_n (normalised)")
+    title = f"SSRL patch attention (Fig. 6 style): {stem}, snippet {snippet}"
+    if score is not None:
+        title += f", anomaly score {score:.3f}"
+    fig.suptitle(title, fontsize=11)
+    png = out_dir / f"{stem}_t{snippet:04d}_heatmap.png"
+    fig.savefig(png, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    written.append(png)
     return written
