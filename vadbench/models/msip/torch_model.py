@@ -165,7 +165,8 @@ class MPSR(nn.Module):
 class MSIPModel(RTFMModel):
     """MPSR output added to the clip features, then CTR (the RTFM relation network) and the classifier.
 
-    Args beyond RTFMModel's (which configure CTR, classifier and top-k):
+    Args (the others, `**rtfm_args`, go to RTFMModel and configure CTR, classifier and top-k):
+        feature_dim: D of the clip and patch features.
         patch_scales: [] = stage one (CTR + classifier only); any subset for the scale ablation.
         hidden_dim: node width H (default 11/32 D = 704 for D = 2048, sized to the poster's 75.2M).
         readout_dim: per-node width before the flattened readout (default H/2).
@@ -176,13 +177,7 @@ class MSIPModel(RTFMModel):
     def __init__(
         self,
         feature_dim: int = 2048,
-        dropout: float = 0.7,
-        classifier_hidden: tuple[int, ...] = (512, 128),
-        k: int = 3,
-        exclusion_rate: float = 0.7,
-        use_dilated: bool = True,
-        use_nonlocal: bool = True,
-        attention_norm: AttentionNorm = "softmax",
+        *,
         patch_scales: tuple[str, ...] = ("patch23", "patch35", "patch47"),
         hidden_dim: int | None = None,
         readout_dim: int | None = None,
@@ -191,13 +186,14 @@ class MSIPModel(RTFMModel):
         hgc_cross_scale: bool = True,
         hgc_direction: HGCDirection = "fine_to_coarse",
         hgc_intra_graph: IntraGraph = "similarity",
+        **rtfm_args,
     ):
-        super().__init__(feature_dim, dropout, classifier_hidden, k, exclusion_rate, use_dilated, use_nonlocal,
-                         attention_norm)
+        super().__init__(feature_dim=feature_dim, **rtfm_args)
         self.patch_scales = list(patch_scales)
         hidden = hidden_dim or max(8, feature_dim * 11 // 32)
-        self.mpsr = (MPSR(feature_dim, self.patch_scales, hidden, readout_dim or hidden // 2, use_relation, use_hgc,
-                          hgc_cross_scale, hgc_direction, hgc_intra_graph, attention_norm)
+        self.mpsr = (MPSR(feature_dim, self.patch_scales, hidden, readout_dim or hidden // 2, use_relation=use_relation,
+                          use_hgc=use_hgc, hgc_cross_scale=hgc_cross_scale, hgc_direction=hgc_direction,
+                          hgc_intra_graph=hgc_intra_graph, attention_norm=self.attention_norm)
                      if self.patch_scales else None)
         if self.mpsr is not None:
             self.mpsr.apply(_xavier_init)

@@ -58,7 +58,8 @@ class PatchAggregation(nn.Module):
 class SSRLModel(RTFMModel):
     """Patch spatial relation per scale + multi-scale aggregation, added to the clip features, then RTFM.
 
-    Args (beyond RTFMModel's, which configure the VTR, classifier and top-k):
+    Args (the others, `**rtfm_args`, go to RTFMModel and configure the VTR, classifier and top-k):
+        feature_dim: D of the clip and patch features.
         patch_scales: patch feature sets used, e.g. ["patch23", "patch35", "patch47"] ([] = RTFM).
         use_psr: False = SSRL w/o PSR (Table 4): patches go straight to MPA.
         psr_dilated, psr_nonlocal: PSR sub-networks (Table 5).
@@ -70,13 +71,7 @@ class SSRLModel(RTFMModel):
     def __init__(
         self,
         feature_dim: int = 2048,
-        dropout: float = 0.7,
-        classifier_hidden: tuple[int, ...] = (512, 128),
-        k: int = 3,
-        exclusion_rate: float = 0.7,
-        use_dilated: bool = True,
-        use_nonlocal: bool = True,
-        attention_norm: AttentionNorm = "softmax",
+        *,
         patch_scales: tuple[str, ...] = ("patch23", "patch35", "patch47"),
         use_psr: bool = True,
         psr_dilated: bool = True,
@@ -84,9 +79,10 @@ class SSRLModel(RTFMModel):
         share_psr: bool = False,
         mpa_conv: MPAConv = "paper",
         mpa_dropout: dict[str, float] | None = None,
+        **rtfm_args,
     ):
-        super().__init__(feature_dim, dropout, classifier_hidden, k, exclusion_rate, use_dilated, use_nonlocal,
-                         attention_norm)
+        super().__init__(feature_dim=feature_dim, **rtfm_args)
+        attention_norm = self.attention_norm
         self.patch_scales = list(patch_scales)
         self.grids = {s: grid_shape(s) for s in self.patch_scales}
         self.shared_psr = (build_relation(feature_dim, psr_dilated, psr_nonlocal, attention_norm)
