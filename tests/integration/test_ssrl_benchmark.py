@@ -22,7 +22,7 @@ def _override(tmp_path) -> str:
             "synthetic": SYNTHETIC}
     cfg = {"seed_everything": 0,
            "trainer": {"max_steps": 300, "logger": False, "enable_progress_bar": False, "enable_model_summary": False},
-           "model": {"init_args": {"feature_dim": 32}}, "data": {"init_args": data}}
+           "data": {"init_args": data}}   # feature_dim reaches the models through the data (linked)
     path = tmp_path / "benchmark.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return str(path)

@@ -16,7 +16,7 @@ TINY_DATA = {"data": {"init_args": {
     "root": None, "feature_dim": 16, "num_segments": 8, "batch_size": 2,
     "synthetic": {"patch_grids": ["patch23", "patch35", "patch47"], "train_normal": 4, "train_abnormal": 4,
                   "test_normal": 3, "test_abnormal": 3, "min_snippets": 8, "max_snippets": 12, "crops": 1}}},
-    "model": {"init_args": {"feature_dim": 16}}, "trainer": {"max_steps": 2, "logger": False}}
+    "trainer": {"max_steps": 2, "logger": False}}   # the model gets feature_dim from the data (linked)
 
 
 def _tiny(tmp_path: Path) -> str:
@@ -30,13 +30,15 @@ def _tiny(tmp_path: Path) -> str:
 @pytest.mark.parametrize("model", ["ssrl", "msip"])
 @pytest.mark.parametrize("dataset", ["ucf_crime", "shanghaitech", "synthetic"])
 def test_configs_parse_and_instantiate(model, dataset):
-    cli = build_cli([str(CONFIGS_DIR / model / f"{dataset}.yaml")], ["--model.init_args.feature_dim=32"])
+    cli = build_cli([str(CONFIGS_DIR / model / f"{dataset}.yaml")], ["--data.init_args.feature_dim=32"])
     assert cli.model.model_id == model
     assert cli.model.model.patch_scales == ["patch23", "patch35", "patch47"]
     assert cli.datamodule.patch_scales == ["patch23", "patch35", "patch47"]
     assert cli.datamodule.dataset_id == dataset
     if dataset != "synthetic":
-        assert cli.model.hparams.k == 3 and cli.model.hparams.lambda_fm == 1e-4
+        hp = cli.model.hparams
+        assert hp.net["init_args"]["k"] == 3 and hp.loss["init_args"]["lambda_fm"] == 1e-4
+        assert cli.model.model.k == 3 and cli.model.loss.lambda_fm == 1e-4 and cli.model.model.feature_dim == 32
 
 
 def test_ssrl_schedule_chains_stages_and_keeps_frozen_weights(tmp_path):
@@ -92,7 +94,7 @@ def test_heatmaps_and_complexity_verbs(tmp_path, capsys):
     assert all(v.min() == 0 and v.max() == pytest.approx(1) for v in grids.values())
     assert len(list(out.glob("*.png"))) == 3
     capsys.readouterr()
-    assert main(["complexity", "--config", "ssrl/ucf_crime.yaml", "--model.init_args.mpa_conv=official", "--json"]) == 0
+    assert main(["complexity", "--config", "ssrl/ucf_crime.yaml", "--model.init_args.net.init_args.mpa_conv=official", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["params"] == pytest.approx(192.0e6, rel=0.002)
     assert report["macs_per_video"] == pytest.approx(57.7e9, rel=0.01)    # MSIP poster's SSRL row
