@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from vadbench.data.synthetic import grid_shape
+from vadbench.models.components.patches import snippet_patches
 from vadbench.models.relation import AttentionNorm, TemporalRelation
 from vadbench.models.rtfm.torch_model import RTFMModel, RTFMOutput, _xavier_init
 
@@ -145,16 +146,8 @@ class MPSR(nn.Module):
         """patches: scale -> (B, T, P, D). Returns the fused patch feature (B, T, D)."""
         nodes, shape = {}, None
         for scale in self.scales:
-            if scale not in patches:
-                raise KeyError(f"MSIP uses patch scale {scale!r} but the batch holds {sorted(patches)}; "
-                               f"add it to data.init_args.patch_scales")
-            x = patches[scale]
-            b, t, p, d = x.shape
-            rows, cols = self.grids[scale]
-            if p != rows * cols:
-                raise ValueError(f"patch scale {scale}: {p} patches per snippet, expected {rows}x{cols}")
-            shape = (b, t, d)
-            h = self.embed[scale](x.reshape(b * t, p, d))      # every snippet's patches as one sequence
+            x, shape = snippet_patches(patches, scale, self.grids[scale], "MSIP")   # (B*T, P, D), (B, T, D)
+            h = self.embed[scale](x)                           # every snippet's patches as one sequence
             nodes[scale] = self.relation[scale](h) if self.relation else h
         if self.hgc is not None:
             nodes = self.hgc(nodes)                            # cross-scale learning (HGC)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from vadbench.data.synthetic import grid_shape
+from vadbench.models.components.patches import snippet_patches
 from vadbench.models.relation import AttentionNorm, TemporalRelation
 from vadbench.models.rtfm.torch_model import RTFMModel, RTFMOutput, _xavier_init
 
@@ -103,15 +104,7 @@ class SSRLModel(RTFMModel):
         """patches: scale -> (B, T, P, D). Returns phi'_t = sum_r MPA_r(PSR_r(chi_t^r)) as (B, T, D)."""
         total = None
         for scale in self.patch_scales:  # a loop over <= 3 scales; patches and snippets are batched
-            if scale not in patches:
-                raise KeyError(f"SSRL uses patch scale {scale!r} but the batch holds {sorted(patches)}; "
-                               f"add it to data.init_args.patch_scales")
-            x = patches[scale]
-            b, t, p, d = x.shape
-            rows, cols = self.grids[scale]
-            if p != rows * cols:
-                raise ValueError(f"patch scale {scale}: {p} patches per snippet, expected {rows}x{cols}")
-            x = x.reshape(b * t, p, d)                     # every snippet's patches as one sequence
+            x, (b, t, d) = snippet_patches(patches, scale, self.grids[scale], "SSRL")   # (B*T, P, D)
             psr = self.psr_for(scale)
             if psr is not None:
                 x = psr(x)                                 # SSRL eqs. (1)-(3): phi_t^r
