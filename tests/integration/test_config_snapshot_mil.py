@@ -82,3 +82,25 @@ def test_linked_values_reach_the_model(name):
     assert net.feature_dim == 24 and cli.model.frames_per_snippet == 8
     if name.startswith(("ssrl", "msip")):
         assert net.patch_scales == ["patch23", "patch35", "patch47"]
+
+
+def _mil_ablations() -> list[tuple[str, str, list[str]]]:
+    from vadbench.paths import PACKAGE_DIR
+
+    tables = yaml.safe_load((PACKAGE_DIR / "leaderboard" / "tables.yaml").read_text())
+    return [(model, tag, overrides) for model, rows in (tables.get("ablations") or {}).items()
+            if model in MIL_MODELS for tag, overrides in rows.items() if overrides]
+
+
+@pytest.mark.parametrize("model,tag,overrides", _mil_ablations(), ids=lambda v: v if isinstance(v, str) else None)
+def test_mil_ablation_overrides_parse_and_change_the_config(model, tag, overrides):
+    """`vadbench reproduce` ablations use the new paths (net / loss keys, patch scales on the data)."""
+    base = flatten_print(f"{model}/synthetic.yaml")
+    new = flatten_print(f"{model}/synthetic.yaml", *overrides)
+    assert new != base, f"{model} {tag}: {overrides} changed nothing"
+
+
+def flatten_print(name: str, *extra: str) -> dict:
+    from tests.config_snapshot import flatten
+
+    return flatten(print_config(name, *extra))

@@ -108,3 +108,11 @@ def test_scheduler_steps_every_training_step():
     assert conf["optimizer"].param_groups[0]["lr"] == pytest.approx(0.05)
     assert isinstance(SultaniMIL(net=SultaniMILModel(feature_dim=8), loss=torch.nn.Module(),
                                  optimizer=PAPER_ADAM).configure_optimizers(), torch.optim.Adam)
+
+
+@pytest.mark.parametrize("net_cls", [SSRLModel, MSIPModel])
+def test_missing_patch_scales_is_a_clear_error(net_cls):
+    """The data's patch_scales default (None) reaches the patch models through the link: say where to set it."""
+    with pytest.raises(ValueError, match=r"set data.init_args.patch_scales"):
+        net_cls(8, patch_scales=None)
+    assert net_cls(8, patch_scales=[]).patch_scales == []

@@ -18,3 +18,11 @@ def snippet_patches(patches: dict[str, torch.Tensor], scale: str, grid: tuple[in
     if p != rows * cols:
         raise ValueError(f"patch scale {scale}: {p} patches per snippet, expected {rows}x{cols}")
     return x.reshape(b * t, p, d), (b, t, d)
+
+
+def patch_scale_list(patch_scales, model: str) -> list[str]:
+    """The net's patch scales as a list; None (the data's default, linked into the net) is an error."""
+    if patch_scales is None:
+        raise ValueError(f"{model}: patch_scales is None; set data.init_args.patch_scales (linked into the model), "
+                         f"e.g. [patch23, patch35, patch47], or [] for the clip-only model")
+    return list(patch_scales)

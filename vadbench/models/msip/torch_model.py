@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from vadbench.data.synthetic import grid_shape
-from vadbench.models.components.patches import snippet_patches
+from vadbench.models.components.patches import patch_scale_list, snippet_patches
 from vadbench.models.relation import AttentionNorm, TemporalRelation
 from vadbench.models.rtfm.torch_model import RTFMModel, RTFMOutput, _xavier_init
 
@@ -171,7 +171,7 @@ class MSIPModel(RTFMModel):
         self,
         feature_dim: int = 2048,
         *,
-        patch_scales: tuple[str, ...] = ("patch23", "patch35", "patch47"),
+        patch_scales: tuple[str, ...] | None = ("patch23", "patch35", "patch47"),
         hidden_dim: int | None = None,
         readout_dim: int | None = None,
         use_relation: bool = True,
@@ -182,7 +182,7 @@ class MSIPModel(RTFMModel):
         **rtfm_args,
     ):
         super().__init__(feature_dim=feature_dim, **rtfm_args)
-        self.patch_scales = list(patch_scales)
+        self.patch_scales = patch_scale_list(patch_scales, "MSIPModel")
         hidden = hidden_dim or max(8, feature_dim * 11 // 32)
         self.mpsr = (MPSR(feature_dim, self.patch_scales, hidden, readout_dim or hidden // 2, use_relation=use_relation,
                           use_hgc=use_hgc, hgc_cross_scale=hgc_cross_scale, hgc_direction=hgc_direction,

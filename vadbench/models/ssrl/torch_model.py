@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from vadbench.data.synthetic import grid_shape
-from vadbench.models.components.patches import snippet_patches
+from vadbench.models.components.patches import patch_scale_list, snippet_patches
 from vadbench.models.relation import AttentionNorm, TemporalRelation
 from vadbench.models.rtfm.torch_model import RTFMModel, RTFMOutput, _xavier_init
 
@@ -73,7 +73,7 @@ class SSRLModel(RTFMModel):
         self,
         feature_dim: int = 2048,
         *,
-        patch_scales: tuple[str, ...] = ("patch23", "patch35", "patch47"),
+        patch_scales: tuple[str, ...] | None = ("patch23", "patch35", "patch47"),
         use_psr: bool = True,
         psr_dilated: bool = True,
         psr_nonlocal: bool = True,
@@ -84,7 +84,7 @@ class SSRLModel(RTFMModel):
     ):
         super().__init__(feature_dim=feature_dim, **rtfm_args)
         attention_norm = self.attention_norm
-        self.patch_scales = list(patch_scales)
+        self.patch_scales = patch_scale_list(patch_scales, "SSRLModel")
         self.grids = {s: grid_shape(s) for s in self.patch_scales}
         self.shared_psr = (build_relation(feature_dim, psr_dilated, psr_nonlocal, attention_norm)
                            if use_psr and share_psr and self.patch_scales else None)
