@@ -30,8 +30,6 @@ MIL_LINKS = (
     ("data.init_args.patch_scales", "model.init_args.net.init_args.patch_scales"),
     ("data.init_args.frames_per_snippet", "model.init_args.frames_per_snippet"),
 )
-
-
 NET_PREFIX = "model.init_args.net.init_args."
 LINKED_NET_ARGS = tuple(t[len(NET_PREFIX):] for _, t in MIL_LINKS if t.startswith(NET_PREFIX))
 
