@@ -49,8 +49,9 @@ def moved(model: str) -> dict[str, str]:
 
 def print_config(name: str, *extra: str) -> dict:
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_:
         run_cli(["fit", "--config", name, *extra, "--print_config"])
+    assert exit_.value.code in (0, None), f"{name} {extra}: the config does not parse"
     return yaml.safe_load(out.getvalue())
 
 
@@ -63,6 +64,11 @@ def test_mil_config_resolves_as_before(name):
     new = print_config(name)
     assert differences(snapshot(name), new, moved(name.split("/")[0])) == []
     assert new["model"]["class_path"] == snapshot(name)["model"]["class_path"]   # `--model SSRL` etc. unchanged
+
+
+def test_an_old_path_does_not_parse():
+    with pytest.raises(AssertionError, match="does not parse"):
+        print_config("ssrl/synthetic.yaml", "--model.init_args.patch_scales=[]")
 
 
 def test_a_changed_value_is_reported():
