@@ -14,7 +14,7 @@ from vadbench.results import load_records, make_record, write_record
 
 def _common(root: Path, tmp_path: Path, dim: int = 64) -> list[str]:
     return [f"--data.init_args.root={root}", f"--data.init_args.feature_dim={dim}",
-            f"--model.init_args.feature_dim={dim}", "--data.init_args.batch_size=8",
+            "--data.init_args.batch_size=8",
             "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
             f"--trainer.default_root_dir={tmp_path / 'runs'}", f"--results_dir={tmp_path / 'results'}"]
 

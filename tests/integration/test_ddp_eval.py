@@ -21,7 +21,7 @@ def test_two_process_ddp_auc_equals_single_process(tmp_path):
         feature_dim=16, crops=2, train_normal=8, train_abnormal=8, test_normal=7, test_abnormal=6,
         min_snippets=16, max_snippets=40))
     common = ["--config", "rtfm/synthetic.yaml", f"--data.init_args.root={root}",
-              "--data.init_args.feature_dim=16", "--model.init_args.feature_dim=16",
+              "--data.init_args.feature_dim=16",
               "--data.init_args.batch_size=4", "--trainer.enable_progress_bar=false",
               f"--trainer.default_root_dir={tmp_path / 'runs'}"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}

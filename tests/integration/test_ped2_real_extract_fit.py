@@ -68,7 +68,6 @@ def test_ped2_frames_extract_then_rtfm_learns(tmp_path):
         results = tmp_path / f"results_seed{seed}"
         code = vadbench_main([
             "fit", "--config", "rtfm/ucsd_ped2.yaml", "--config", "trainer/cpu.yaml", f"--seed_everything={seed}",
-            "--model.init_args.feature_dim=128", f"--model.init_args.frames_per_snippet={SNIPPET}",
             f"--data.init_args.root={feats}", "--data.init_args.feature_dim=128",
             f"--data.init_args.frames_per_snippet={SNIPPET}", f"--data.init_args.annotations={UCSD_M}",
             "--data.init_args.iterations_per_epoch=50", "--trainer.max_steps=200",

@@ -3,7 +3,8 @@ trained step by step as the paper does, beats RTFM and its own clip-only stage.
 
 One `vadbench ssrl_schedule` (stage 1 clip only, then +2x3, +3x5, +4x7, each stage starting from the
 previous stage's frozen weights) and one `vadbench fit` of RTFM on the same clip features.
-Measured (seed 0, 300 steps a stage): RTFM 0.627 = stage 1 0.627 -> 0.689 -> 0.705 -> 0.751.
+Measured (seed 0, 300 steps a stage): RTFM 0.624 = stage 1 0.624 -> 0.679 -> 0.700 -> 0.729 (identical
+before and after the parts/compose refactor of issue 16; earlier notes said 0.627 -> 0.689 -> 0.705 -> 0.751).
 """
 
 import json
@@ -22,7 +23,7 @@ def _override(tmp_path) -> str:
             "synthetic": SYNTHETIC}
     cfg = {"seed_everything": 0,
            "trainer": {"max_steps": 300, "logger": False, "enable_progress_bar": False, "enable_model_summary": False},
-           "model": {"init_args": {"feature_dim": 32}}, "data": {"init_args": data}}
+           "data": {"init_args": data}}   # feature_dim reaches the models through the data (linked)
     path = tmp_path / "benchmark.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return str(path)

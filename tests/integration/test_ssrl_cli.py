@@ -14,7 +14,7 @@ TINY_DATA = {"data": {"init_args": {
     "root": None, "feature_dim": 16, "num_segments": 8, "batch_size": 2,
     "synthetic": {"patch_grids": ["patch23", "patch35", "patch47"], "train_normal": 4, "train_abnormal": 4,
                   "test_normal": 3, "test_abnormal": 3, "min_snippets": 8, "max_snippets": 12, "crops": 1}}},
-    "model": {"init_args": {"feature_dim": 16}}, "trainer": {"max_steps": 2, "logger": False}}
+    "trainer": {"max_steps": 2, "logger": False}}   # the model gets feature_dim from the data (linked)
 
 
 def _tiny(tmp_path: Path) -> str:
@@ -82,7 +82,7 @@ def test_heatmaps_and_complexity_verbs(tmp_path, capsys):
                  str(ckpt_dir / "last.ckpt"), "--out", str(bare)]) == 0
     assert len(list(bare.glob("*_heatmap.png"))) == 1 and len(list(bare.glob("*.npy"))) == 3
     capsys.readouterr()
-    assert main(["complexity", "--config", "ssrl/ucf_crime.yaml", "--model.init_args.mpa_conv=official", "--json"]) == 0
+    assert main(["complexity", "--config", "ssrl/ucf_crime.yaml", "--model.init_args.net.init_args.mpa_conv=official", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["params"] == pytest.approx(192.0e6, rel=0.002)
     assert report["macs_per_video"] == pytest.approx(57.7e9, rel=0.01)    # MSIP poster's SSRL row

@@ -15,7 +15,7 @@ from vadbench.cli import main
 from vadbench.data.mil import MILFeatureDataModule
 from vadbench.models.sta_mil import STAMIL
 from vadbench.paths import resolve_config
-from vadbench.trainer_cli import VadbenchCLI
+from vadbench.trainer_cli import VadbenchCLI, _resolve_config_args
 
 CONFIGS = ["ucf_crime", "ucf_crime_c3d", "shanghaitech", "shanghaitech_c3d", "ucsd_ped2", "ucsd_ped2_c3d", "synthetic"]
 C3D_TXT = REAL / "salva-u_AnomalyDetectionInVideoSurveillance2021/C3D/output/Arrest002_x264.txt"
@@ -37,8 +37,8 @@ def test_fit_and_test_on_synthetic_write_auc_and_score_gap(small_synthetic, tmp_
     code = main(["fit", "--config", "sta_mil/synthetic.yaml",
                  "--data.init_args.root", str(small_synthetic), "--data.init_args.feature_dim=32",
                  "--data.init_args.batch_size=4",
-                 "--model.init_args.feature_dim=32", "--model.init_args.num_crops=2",
-                 f"--model.init_args.scorer={scorer}", f"--model.init_args.use_mce={use_mce}",
+                 "--model.init_args.net.init_args.num_crops=2",
+                 f"--model.init_args.net.init_args.scorer={scorer}", f"--model.init_args.loss.init_args.use_mce={use_mce}",
                  "--trainer.max_steps=4", "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false",
                  "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path / 'runs'}",
                  "--setting", f"{scorer}_mce_{use_mce}", "--results_dir", str(results)])
@@ -59,8 +59,8 @@ def test_fit_and_test_on_synthetic_write_auc_and_score_gap(small_synthetic, tmp_
     ckpt = next((tmp_path / "runs").rglob("last.ckpt"))
     code = main(["test", "--config", "sta_mil/synthetic.yaml",
                  "--data.init_args.root", str(small_synthetic), "--data.init_args.feature_dim=32",
-                 "--model.init_args.feature_dim=32", "--model.init_args.num_crops=2",
-                 f"--model.init_args.scorer={scorer}", f"--model.init_args.use_mce={use_mce}",
+                 "--model.init_args.net.init_args.num_crops=2",
+                 f"--model.init_args.net.init_args.scorer={scorer}", f"--model.init_args.loss.init_args.use_mce={use_mce}",
                  "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false", "--trainer.logger=false",
                  f"--trainer.default_root_dir={tmp_path / 'runs_test'}",
                  "--ckpt_path", str(ckpt), "--results_dir", str(results)])
@@ -72,20 +72,22 @@ def test_fit_and_test_on_synthetic_write_auc_and_score_gap(small_synthetic, tmp_
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_packaged_configs_parse_and_instantiate(name):
-    cli = VadbenchCLI(args=["--config", str(resolve_config(f"sta_mil/{name}.yaml")), "--trainer.logger=false"],
-                      run=False)
+    cli = VadbenchCLI(args=_resolve_config_args(["--config", str(resolve_config(f"sta_mil/{name}.yaml")),
+                                                 "--trainer.logger=false"]), run=False)
     model, data = cli.model, cli.datamodule
     assert isinstance(model, STAMIL) and isinstance(data, MILFeatureDataModule)
-    hp = model.hparams
-    assert hp.feature_dim == data._feature_dim
-    assert (hp.qk_channels, hp.recurrence, hp.scorer, hp.rnn_hidden, hp.rnn_layers, hp.use_mce) == \
-        (10, 2, "bd_rnn", 64, 2, True)
-    assert (hp.lambda_mce, hp.mce_margin, hp.lambda_smooth, hp.lambda_sparsity) == (2e-2, 0.4, 2e-4, 4e-5)
+    net, loss = model.hparams.net["init_args"], model.hparams.loss["init_args"]
+    assert net["feature_dim"] == model.model.feature_dim == data._feature_dim       # linked from the data
+    assert (net["qk_channels"], net["recurrence"], net["scorer"], net["rnn_hidden"], net["rnn_layers"],
+            loss["use_mce"]) == (10, 2, "bd_rnn", 64, 2, True)
+    assert (loss["lambda_mce"], loss["mce_margin"], loss["lambda_smooth"], loss["lambda_sparsity"]) == \
+        (2e-2, 0.4, 2e-4, 4e-5)
+    assert (model.loss.lambda_mce, model.loss.mil.lambda_smooth) == (2e-2, 2e-4)   # the objects got them too
     opt = model.optimizer_factory(model.parameters())
     assert isinstance(opt, torch.optim.Adam) and opt.defaults["lr"] == 1e-4
     assert data.dataset_id == name.replace("_c3d", "")
     with torch.no_grad():  # one short video through the configured dims (T = 2 keeps the N x C map small)
-        scores = model.model(torch.randn(1, 2, hp.num_crops, hp.feature_dim)).scores
+        scores = model.model(torch.randn(1, 2, net["num_crops"], net["feature_dim"])).scores
     assert scores.shape == (1, 2) and torch.isfinite(scores).all()
 
 

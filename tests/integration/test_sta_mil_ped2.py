@@ -74,8 +74,8 @@ def test_sta_mil_trains_on_real_ped2_and_reports_auc_and_score_gap(ped2_features
     results = tmp_path / "results"
     code = main(["fit", "--config", "sta_mil/ucsd_ped2.yaml",
                  "--data.init_args.root", str(ped2_features), "--data.init_args.annotations", str(UCSD_M),
-                 "--data.init_args.feature_dim=72", "--model.init_args.feature_dim=72",
-                 "--model.init_args.num_crops=1", "--model.init_args.chunk_size=0",
+                 "--data.init_args.feature_dim=72",  # linked into the model
+                 "--model.init_args.net.init_args.num_crops=1", "--model.init_args.net.init_args.chunk_size=0",
                  "--model.init_args.optimizer.init_args.lr=0.001",  # 1e-4 in the paper; 10x to train in 40 steps
                  "--trainer.max_steps=40", "--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false",
                  "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path / 'runs'}",

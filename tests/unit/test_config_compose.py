@@ -70,7 +70,8 @@ def test_composed_config_runs_through_lightning_cli(tmp_path, capsys):
     from vadbench.paths import resolve_config
     from vadbench.trainer_cli import run_cli
 
-    whole = yaml.safe_load(resolve_config("rtfm/synthetic.yaml").read_text())
+    whole = load_config("rtfm/synthetic.yaml")     # the packaged experiment is itself composed: merge it
+    single = _write(tmp_path / "single.yaml", yaml.safe_dump(whole))
     model = {"model": whole.pop("model")}
     _write(tmp_path / "model.yaml", yaml.safe_dump(model))
     _write(tmp_path / "exp.yaml", yaml.safe_dump({"compose": ["model.yaml"], **whole}))
@@ -80,4 +81,4 @@ def test_composed_config_runs_through_lightning_cli(tmp_path, capsys):
             run_cli(["fit", "--config", str(cfg), "--print_config"])
         return yaml.safe_load(capsys.readouterr().out)
 
-    assert printed(tmp_path / "exp.yaml") == printed(resolve_config("rtfm/synthetic.yaml"))
+    assert printed(tmp_path / "exp.yaml") == printed(single) == printed(resolve_config("rtfm/synthetic.yaml"))

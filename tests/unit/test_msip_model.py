@@ -3,9 +3,14 @@
 import pytest
 import torch
 
+from tests.mil_modules import magnitude_module
 from vadbench.data.mil.batch import MILBatch
 from vadbench.models.msip import MSIP, HierarchicalGraphConv, MSIPModel, cell_overlap, grid_adjacency
 from vadbench.models.rtfm import RTFMModel
+
+
+def msip(**kwargs):
+    return magnitude_module(MSIP, MSIPModel, **kwargs)
 
 SCALES = ["patch23", "patch35", "patch47"]
 P = {"patch23": 6, "patch35": 15, "patch47": 28}
@@ -52,7 +57,7 @@ def test_msip_shapes_ablations_and_stage_one_equals_rtfm():
         out = MSIPModel(16, **kw).eval()(feats, None, patches)
         assert out.scores.shape == (2, 5) and out.features.shape == (2, 3, 5, 16)
     assert MSIPModel(16, use_hgc=False).mpsr.hgc is None
-    assert MSIP(feature_dim=16).model_id == "msip"
+    assert msip(feature_dim=16).model_id == "msip"
 
 
 def test_budget_near_the_poster():
@@ -61,17 +66,17 @@ def test_budget_near_the_poster():
     assert params == pytest.approx(75.2e6, rel=0.02)                   # poster: 75.2M
     from vadbench.commands.complexity import count_flops
 
-    module = MSIP(feature_dim=2048)
+    module = msip(feature_dim=2048)
     macs = count_flops(module, 32, 10) / 2
     assert macs == pytest.approx(17.0e9, rel=0.05)                     # poster: 17.0G (32 snippets, 10 crops)
 
 
 def test_stage_two_freezes_ctr_and_classifier(tmp_path):
     torch.manual_seed(0)
-    stage1 = MSIP(feature_dim=16, patch_scales=[])
+    stage1 = msip(feature_dim=16, patch_scales=[])
     path = tmp_path / "s1.ckpt"
     torch.save({"state_dict": stage1.state_dict()}, path)
-    stage2 = MSIP(feature_dim=16, stage_checkpoint=str(path))
+    stage2 = msip(feature_dim=16, stage_checkpoint=str(path))
     stage2.setup("fit")
     assert {n.split(".")[1] for n, p in stage2.named_parameters() if p.requires_grad} == {"mpsr"}
     before = {k: v.clone() for k, v in stage2.state_dict().items()}

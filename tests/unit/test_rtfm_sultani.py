@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.mil_modules import from_config
 from vadbench.models.relation import NonLocalBlock1d, TemporalRelation
 from vadbench.models.rtfm import RTFM, RTFMLoss, RTFMModel, gather_snippets, select_topk
 from vadbench.models.rtfm.loss import smoothness_loss, sparsity_loss
@@ -105,6 +106,12 @@ def test_sultani_ranking_loss():
     assert torch.allclose(terms["sparsity"], torch.tensor(8e-5 * (1.5 + 1.1) / 2))
 
 
-def test_modules_build_their_default_optimizers():
-    assert isinstance(RTFM(feature_dim=8).configure_optimizers(), torch.optim.Adam)
-    assert isinstance(SultaniMIL(feature_dim=8).configure_optimizers(), torch.optim.Adagrad)
+def test_modules_build_the_optimizers_of_their_configs():
+    rtfm = from_config("rtfm/synthetic.yaml")
+    assert isinstance(rtfm, RTFM) and isinstance(rtfm.model, RTFMModel) and isinstance(rtfm.loss, RTFMLoss)
+    opt = rtfm.configure_optimizers()
+    assert isinstance(opt, torch.optim.Adam) and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (1e-3, 5e-4)
+    sultani = from_config("sultani/synthetic.yaml")
+    assert isinstance(sultani, SultaniMIL) and isinstance(sultani.loss, MILRankingLoss)
+    opt = sultani.configure_optimizers()
+    assert isinstance(opt, torch.optim.Adagrad) and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (1e-3, 1e-3)

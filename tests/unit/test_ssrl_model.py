@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from vadbench.models.rtfm import RTFMLoss, RTFMModel
-from vadbench.models.ssrl import SSRL, SSRLLoss, SSRLModel, mpa_conv_geometry
+from tests.mil_modules import magnitude_module
+from vadbench.models.ssrl import SSRL, SSRLModel, mpa_conv_geometry
 
 SCALES = ["patch23", "patch35", "patch47"]
 
@@ -104,11 +105,10 @@ def test_parameter_counts_match_the_papers():
 
 
 def test_loss_is_rtfm_eq_7_to_10():
-    assert issubclass(SSRLLoss, RTFMLoss)
-    loss = SSRLLoss()
+    loss = RTFMLoss()                              # SSRL's loss is RTFM's, at SSRL's values
     assert (loss.margin, loss.lambda_fm, loss.lambda_sparsity, loss.lambda_smooth) == (100.0, 1e-4, 8e-3, 8e-4)
     f_nor = torch.full((1, 1, 3, 4), 1.0)          # ||f|| = 2
     f_abn = torch.full((1, 1, 3, 4), 10.0)         # ||f|| = 20
     assert float(loss.magnitude_term(f_nor, f_abn)) == pytest.approx(100 - 20 + 2)   # eq. (8)
-    m = SSRL(feature_dim=16)
-    assert m.model_id == "ssrl" and m.hparams.k == 3 and m.hparams.margin == 100.0
+    m = magnitude_module(SSRL, SSRLModel, feature_dim=16)
+    assert m.model_id == "ssrl" and m.hparams.net.k == 3 and m.hparams.loss.margin == 100.0

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from vadbench.data.mil.batch import MILBatch
-from vadbench.models.ssrl import SSRL, StageCheckpointError
+from tests.mil_modules import magnitude_module
+from vadbench.models.components.staging import StageCheckpointError
+from vadbench.models.ssrl import SSRL, SSRLModel
+
+
+def ssrl(**kwargs):
+    return magnitude_module(SSRL, SSRLModel, **kwargs)
 
 
 def _batch(scales, d=16, b=2, t=8, seed=0):
@@ -32,12 +38,12 @@ def _save(module, path):
 
 def test_stage_k_starts_from_stage_k_minus_1_and_trains_only_the_new_branch(tmp_path):
     torch.manual_seed(0)
-    stage1 = SSRL(feature_dim=16, patch_scales=[])
+    stage1 = ssrl(feature_dim=16, patch_scales=[])
     _train(stage1, [])
     ckpt1 = _save(stage1, tmp_path / "stage1.ckpt")
 
     torch.manual_seed(1)  # a different init: every loaded tensor must come from the checkpoint
-    stage2 = SSRL(feature_dim=16, patch_scales=["patch23"], stage_checkpoint=ckpt1)
+    stage2 = ssrl(feature_dim=16, patch_scales=["patch23"], stage_checkpoint=ckpt1)
     assert not torch.equal(stage2.model.relation.fuse[0].weight, stage1.model.relation.fuse[0].weight)
     stage2.setup("fit")
     before = {k: v.clone() for k, v in stage2.state_dict().items()}
@@ -55,7 +61,7 @@ def test_stage_k_starts_from_stage_k_minus_1_and_trains_only_the_new_branch(tmp_
     assert not torch.equal(after["model.mpa.patch23.conv.2.running_mean"], before["model.mpa.patch23.conv.2.running_mean"])
 
     ckpt2 = _save(stage2, tmp_path / "stage2.ckpt")
-    stage3 = SSRL(feature_dim=16, patch_scales=["patch23", "patch35"], stage_checkpoint=ckpt2)
+    stage3 = ssrl(feature_dim=16, patch_scales=["patch23", "patch35"], stage_checkpoint=ckpt2)
     stage3.setup("fit")
     for k, v in stage2.state_dict().items():
         assert torch.equal(stage3.state_dict()[k], v), k
@@ -64,11 +70,11 @@ def test_stage_k_starts_from_stage_k_minus_1_and_trains_only_the_new_branch(tmp_
 
 
 def test_shared_psr_trains_once_then_stays_frozen(tmp_path):
-    s1 = SSRL(feature_dim=16, patch_scales=[], share_psr=True)
-    s2 = SSRL(feature_dim=16, patch_scales=["patch23"], share_psr=True, stage_checkpoint=_save(s1, tmp_path / "a"))
+    s1 = ssrl(feature_dim=16, patch_scales=[], share_psr=True)
+    s2 = ssrl(feature_dim=16, patch_scales=["patch23"], share_psr=True, stage_checkpoint=_save(s1, tmp_path / "a"))
     s2.setup("fit")
     assert all(p.requires_grad for p in s2.model.shared_psr.parameters())
-    s3 = SSRL(feature_dim=16, patch_scales=["patch23", "patch35"], share_psr=True,
+    s3 = ssrl(feature_dim=16, patch_scales=["patch23", "patch35"], share_psr=True,
               stage_checkpoint=_save(s2, tmp_path / "b"))
     s3.setup("fit")
     assert not any(p.requires_grad for p in s3.model.shared_psr.parameters())
@@ -76,24 +82,24 @@ def test_shared_psr_trains_once_then_stays_frozen(tmp_path):
 
 
 def test_unfrozen_stage_trains_everything(tmp_path):
-    s1 = SSRL(feature_dim=16, patch_scales=[])
-    s2 = SSRL(feature_dim=16, patch_scales=["patch23"], stage_checkpoint=_save(s1, tmp_path / "a"), freeze_loaded=False)
+    s1 = ssrl(feature_dim=16, patch_scales=[])
+    s2 = ssrl(feature_dim=16, patch_scales=["patch23"], stage_checkpoint=_save(s1, tmp_path / "a"), freeze_loaded=False)
     s2.setup("fit")
     assert all(p.requires_grad for p in s2.parameters())
 
 
 def test_bad_stage_checkpoints_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="stage checkpoint"):
-        SSRL(feature_dim=16, stage_checkpoint=str(tmp_path / "missing.ckpt")).setup("fit")
-    other_dim = _save(SSRL(feature_dim=32, patch_scales=[]), tmp_path / "d32")
+        ssrl(feature_dim=16, stage_checkpoint=str(tmp_path / "missing.ckpt")).setup("fit")
+    other_dim = _save(ssrl(feature_dim=32, patch_scales=[]), tmp_path / "d32")
     with pytest.raises(StageCheckpointError, match="shape differs"):
-        SSRL(feature_dim=16, stage_checkpoint=other_dim).setup("fit")
-    bigger = _save(SSRL(feature_dim=16, patch_scales=["patch47"]), tmp_path / "big")
+        ssrl(feature_dim=16, stage_checkpoint=other_dim).setup("fit")
+    bigger = _save(ssrl(feature_dim=16, patch_scales=["patch47"]), tmp_path / "big")
     with pytest.raises(StageCheckpointError, match="not in this model"):
-        SSRL(feature_dim=16, patch_scales=["patch23"], stage_checkpoint=bigger).setup("fit")
-    same = _save(SSRL(feature_dim=16, patch_scales=["patch23"]), tmp_path / "same")
+        ssrl(feature_dim=16, patch_scales=["patch23"], stage_checkpoint=bigger).setup("fit")
+    same = _save(ssrl(feature_dim=16, patch_scales=["patch23"]), tmp_path / "same")
     with pytest.raises(ValueError, match="nothing would train"):
-        SSRL(feature_dim=16, patch_scales=["patch23"], stage_checkpoint=same).setup("fit")
+        ssrl(feature_dim=16, patch_scales=["patch23"], stage_checkpoint=same).setup("fit")
     (tmp_path / "junk").write_text("not a checkpoint")
     with pytest.raises(StageCheckpointError, match="not a readable"):
-        SSRL(feature_dim=16, stage_checkpoint=str(tmp_path / "junk")).setup("fit")
+        ssrl(feature_dim=16, stage_checkpoint=str(tmp_path / "junk")).setup("fit")

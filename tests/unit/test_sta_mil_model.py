@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.mil_modules import from_config
 from vadbench.data.mil.batch import MILBatch
 from vadbench.data.mil.features import reduce_to_segments
 from vadbench.models.sta_mil import (STAMIL, BidirectionalRNNScorer, STAMILModel, pool_segments, segment_membership,
@@ -118,13 +119,16 @@ def _batch(t: int, features: torch.Tensor, labels) -> MILBatch:
 
 def test_lightning_module_defaults_train_step_and_snippet_scores():
     torch.manual_seed(2)
-    module = STAMIL(feature_dim=16, num_crops=2)
-    assert module.model_id == "sta_mil"
+    module = from_config("sta_mil/synthetic.yaml", "--data.init_args.feature_dim=16",
+                         "--model.init_args.net.init_args.num_crops=2")
+    assert isinstance(module, STAMIL) and module.model_id == "sta_mil"
     opt = module.configure_optimizers()
     assert isinstance(opt, torch.optim.Adam) and opt.defaults["lr"] == 1e-4
-    hp = module.hparams
-    assert (hp.qk_channels, hp.recurrence, hp.rnn_hidden, hp.rnn_layers, hp.lambda_mce, hp.mce_margin,
-            hp.lambda_smooth, hp.lambda_sparsity) == (10, 2, 64, 2, 2e-2, 0.4, 2e-4, 4e-5)
+    net, loss = module.model, module.loss
+    assert (net.sta.cca.query.out_channels, net.sta.recurrence, net.scorer.rnn.hidden_size, net.scorer.rnn.num_layers,
+            loss.lambda_mce, loss.mce_margin, loss.mil.lambda_smooth, loss.mil.lambda_sparsity) == (10, 2, 64, 2, 2e-2, 0.4,
+                                                                                           2e-4, 4e-5)
+    assert module.hparams.net["init_args"]["qk_channels"] == 10 and module.test_segments == 32
     train = _batch(32, torch.randn(4, 32, 2, 16), [0, 0, 1, 1])
     loss = module.training_step(train, 0)
     assert torch.isfinite(loss) and loss.requires_grad

@@ -43,7 +43,7 @@ def build_cli(config: list[str], overrides: list[str]):
 
 def example_batch(module, snippets: int, crops: int, device: str | torch.device = "meta") -> MILBatch:
     core = getattr(module, "model", module)
-    dim = int(module.hparams.get("feature_dim", 2048))
+    dim = int(getattr(core, "feature_dim", 2048))
     patches = {}
     for scale in getattr(core, "patch_scales", []):
         rows, cols = grid_shape(scale)

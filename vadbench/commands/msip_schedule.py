@@ -5,7 +5,7 @@ MSIP's two stages (poster): stage one trains CTR + classifier, stage two freezes
 
 from __future__ import annotations
 
-from vadbench.models.ssrl.schedule import schedule_main, two_stage
+from vadbench.models.components.schedule import schedule_main, two_stage
 
 
 def main(argv: list[str]) -> int:

@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     from vadbench.commands.complexity import build_cli
     from vadbench.data.mil.dataset import FullVideoDataset, collate_videos
     from vadbench.models.ssrl.heatmap import psr_heatmaps, save_heatmaps
-    from vadbench.models.ssrl.staging import read_state_dict
+    from vadbench.models.components.staging import read_state_dict
 
     cli = build_cli(args.config, overrides)
     module, data = cli.model, cli.datamodule

@@ -6,7 +6,7 @@ stage; each stage loads the previous stage's weights and trains only the new sca
 
 from __future__ import annotations
 
-from vadbench.models.ssrl.schedule import schedule_main, step_by_step
+from vadbench.models.components.schedule import schedule_main, step_by_step
 
 
 def main(argv: list[str]) -> int:

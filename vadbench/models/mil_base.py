@@ -1,40 +1,95 @@
 """Shared LightningModule plumbing of the MIL models: evaluation, metrics, optimizer from config.
 
-A model subclasses `MILAnomalyModule`, builds `self.model` (a pure-torch core) and its loss, and
+A MIL LightningModule receives its parts as objects (lightning-hydra-template's
+`MNISTLitModule(net, optimizer, scheduler)`): `net`, the pure-torch core (kept as `self.model`, so
+checkpoint keys read `model.*`), `loss`, an `optimizer` callable and an optional `scheduler`
+callable; configs give each as a nested `class_path`. A model subclasses `MILAnomalyModule` and
 implements `training_step` and `snippet_scores(batch) -> (B, T)` anomaly scores in [0, 1].
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+import warnings
 
 import lightning as L
 import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
 from torchmetrics.classification import BinaryAUROC
 
 from vadbench.data.mil.batch import MILBatch
 from vadbench.metrics.frame_level import FrameAnomalyMetrics
 
-OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
+# Values the data and the model share, written once on the data side and linked into the model by
+# LightningCLI (`VadbenchCLI.add_arguments_to_parser`). A link whose target the chosen model lacks
+# (RTFM's net has no patch_scales; the few-shot models have none of these) is skipped by jsonargparse,
+# so the links hold for every model/data pair. A linked value set on the model side is overwritten
+# by the data's: set `--data.init_args.feature_dim`, not the model's.
+MIL_LINKS = (
+    ("data.init_args.feature_dim", "model.init_args.net.init_args.feature_dim"),
+    ("data.init_args.patch_scales", "model.init_args.net.init_args.patch_scales"),
+    ("data.init_args.frames_per_snippet", "model.init_args.frames_per_snippet"),
+)
+NET_PREFIX = "model.init_args.net.init_args."
+LINKED_NET_ARGS = tuple(t[len(NET_PREFIX):] for _, t in MIL_LINKS if t.startswith(NET_PREFIX))
+
+
+def link_mil_arguments(parser) -> None:
+    """Add `MIL_LINKS` to a LightningCLI parser."""
+    for source, target in MIL_LINKS:
+        parser.link_arguments(source, target)
 
 
 class MILAnomalyModule(L.LightningModule):
+    """Evaluation, metrics and optimisation shared by the MIL models.
+
+    Args:
+        net: the pure-torch core (`RTFMModel`, `SSRLModel`, ...); stored as `self.model`.
+        loss: the model's loss module (`RTFMLoss`, `MILRankingLoss`, `STAMILLoss`).
+        optimizer: called with the trainable parameters (the config's `optimizer` class_path).
+        scheduler: called with the optimizer, stepped every training step; None = constant rate
+            (none of the MIL papers uses a schedule).
+        frames_per_snippet: frames one snippet score stands for (linked from the data's value).
+    """
+
     model_id = "mil"
 
-    def __init__(self, optimizer: OptimizerFactory | None = None, frames_per_snippet: int = 16):
+    def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
+                 scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16):
         super().__init__()
+        # config (from the CLI) or objects (from Python): `load_from_checkpoint` rebuilds either;
+        # Lightning's advice to ignore nn.Module arguments would make the checkpoint unloadable.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Attribute '(net|loss)' is an instance of `nn.Module`")
+            self.save_hyperparameters()
+        self._save_linked_net_values(net)
+        self.model = net
+        self.loss = loss
         self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
         self.frames_per_snippet = frames_per_snippet
         self.val_frame_metrics = FrameAnomalyMetrics(frames_per_snippet)
         self.val_video_auc = BinaryAUROC()
         self.test_metrics = FrameAnomalyMetrics(frames_per_snippet)
 
+    def _save_linked_net_values(self, net: nn.Module) -> None:
+        """Write the linked values the net was built with into its saved config.
+
+        LightningCLI saves the config of a CLI-built module as its hyper-parameters, but its dump drops
+        link targets nested inside a nested class_path (`net.init_args.feature_dim`, jsonargparse 4.53),
+        so `load_from_checkpoint` would rebuild the net at its defaults. A Python-built module saves
+        the objects themselves (load it with `load_from_checkpoint(path, weights_only=False)`).
+        """
+        config = self.hparams.get("net")
+        if isinstance(config, dict) and isinstance(config.get("init_args"), dict):
+            for name in LINKED_NET_ARGS:
+                if hasattr(net, name):
+                    value = getattr(net, name)
+                    config["init_args"][name] = list(value) if isinstance(value, (list, tuple)) else value
+
     # ---------------------------------------------------------------- to implement
     def snippet_scores(self, batch: MILBatch) -> torch.Tensor:
         raise TypeError(f"{type(self).__name__} must define snippet_scores(batch) -> (B, T) scores")
-
-    def default_optimizer(self, params) -> torch.optim.Optimizer:
-        return torch.optim.Adam(params, lr=1e-3, weight_decay=5e-4)
 
     # ---------------------------------------------------------------- evaluation
     def validation_step(self, batch: MILBatch, batch_idx: int) -> None:
@@ -84,10 +139,11 @@ class MILAnomalyModule(L.LightningModule):
 
     # ---------------------------------------------------------------- optimisation
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        if self.optimizer_factory is None:
-            return self.default_optimizer(params)
-        return self.optimizer_factory(params)
+        optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
 
     def log_losses(self, terms: dict[str, torch.Tensor], batch_size: int) -> None:
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, prog_bar=False, batch_size=batch_size)

@@ -1,5 +1,4 @@
 from vadbench.models.msip.lightning_model import MSIP
-from vadbench.models.msip.loss import MSIPLoss
 from vadbench.models.msip.torch_model import MPSR, HierarchicalGraphConv, MSIPModel, cell_overlap, grid_adjacency
 
-__all__ = ["MSIP", "MSIPLoss", "MSIPModel", "MPSR", "HierarchicalGraphConv", "cell_overlap", "grid_adjacency"]
+__all__ = ["MSIP", "MSIPModel", "MPSR", "HierarchicalGraphConv", "cell_overlap", "grid_adjacency"]

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from vadbench.data.synthetic import grid_shape
+from vadbench.models.components.patches import patch_scale_list, snippet_patches
 from vadbench.models.relation import AttentionNorm, TemporalRelation
 from vadbench.models.rtfm.torch_model import RTFMModel, RTFMOutput, _xavier_init
 
@@ -145,16 +146,8 @@ class MPSR(nn.Module):
         """patches: scale -> (B, T, P, D). Returns the fused patch feature (B, T, D)."""
         nodes, shape = {}, None
         for scale in self.scales:
-            if scale not in patches:
-                raise KeyError(f"MSIP uses patch scale {scale!r} but the batch holds {sorted(patches)}; "
-                               f"add it to data.init_args.patch_scales")
-            x = patches[scale]
-            b, t, p, d = x.shape
-            rows, cols = self.grids[scale]
-            if p != rows * cols:
-                raise ValueError(f"patch scale {scale}: {p} patches per snippet, expected {rows}x{cols}")
-            shape = (b, t, d)
-            h = self.embed[scale](x.reshape(b * t, p, d))      # every snippet's patches as one sequence
+            x, shape = snippet_patches(patches, scale, self.grids[scale], "MSIP")   # (B*T, P, D), (B, T, D)
+            h = self.embed[scale](x)                           # every snippet's patches as one sequence
             nodes[scale] = self.relation[scale](h) if self.relation else h
         if self.hgc is not None:
             nodes = self.hgc(nodes)                            # cross-scale learning (HGC)
@@ -165,7 +158,8 @@ class MPSR(nn.Module):
 class MSIPModel(RTFMModel):
     """MPSR output added to the clip features, then CTR (the RTFM relation network) and the classifier.
 
-    Args beyond RTFMModel's (which configure CTR, classifier and top-k):
+    Args (the others, `**rtfm_args`, go to RTFMModel and configure CTR, classifier and top-k):
+        feature_dim: D of the clip and patch features.
         patch_scales: [] = stage one (CTR + classifier only); any subset for the scale ablation.
         hidden_dim: node width H (default 11/32 D = 704 for D = 2048, sized to the poster's 75.2M).
         readout_dim: per-node width before the flattened readout (default H/2).
@@ -176,14 +170,8 @@ class MSIPModel(RTFMModel):
     def __init__(
         self,
         feature_dim: int = 2048,
-        dropout: float = 0.7,
-        classifier_hidden: tuple[int, ...] = (512, 128),
-        k: int = 3,
-        exclusion_rate: float = 0.7,
-        use_dilated: bool = True,
-        use_nonlocal: bool = True,
-        attention_norm: AttentionNorm = "softmax",
-        patch_scales: tuple[str, ...] = ("patch23", "patch35", "patch47"),
+        *,
+        patch_scales: tuple[str, ...] | None = ("patch23", "patch35", "patch47"),
         hidden_dim: int | None = None,
         readout_dim: int | None = None,
         use_relation: bool = True,
@@ -191,13 +179,14 @@ class MSIPModel(RTFMModel):
         hgc_cross_scale: bool = True,
         hgc_direction: HGCDirection = "fine_to_coarse",
         hgc_intra_graph: IntraGraph = "similarity",
+        **rtfm_args,
     ):
-        super().__init__(feature_dim, dropout, classifier_hidden, k, exclusion_rate, use_dilated, use_nonlocal,
-                         attention_norm)
-        self.patch_scales = list(patch_scales)
+        super().__init__(feature_dim=feature_dim, **rtfm_args)
+        self.patch_scales = patch_scale_list(patch_scales, "MSIPModel")
         hidden = hidden_dim or max(8, feature_dim * 11 // 32)
-        self.mpsr = (MPSR(feature_dim, self.patch_scales, hidden, readout_dim or hidden // 2, use_relation, use_hgc,
-                          hgc_cross_scale, hgc_direction, hgc_intra_graph, attention_norm)
+        self.mpsr = (MPSR(feature_dim, self.patch_scales, hidden, readout_dim or hidden // 2, use_relation=use_relation,
+                          use_hgc=use_hgc, hgc_cross_scale=hgc_cross_scale, hgc_direction=hgc_direction,
+                          hgc_intra_graph=hgc_intra_graph, attention_norm=self.attention_norm)
                      if self.patch_scales else None)
         if self.mpsr is not None:
             self.mpsr.apply(_xavier_init)

@@ -82,7 +82,7 @@ class RTFMModel(nn.Module):
         attention_norm: AttentionNorm = "softmax",
     ):
         super().__init__()
-        self.k = k
+        self.feature_dim, self.k, self.attention_norm = feature_dim, k, attention_norm
         self.relation = TemporalRelation(feature_dim, use_dilated=use_dilated, use_nonlocal=use_nonlocal,
                                          attention_norm=attention_norm)
         self.dropout = nn.Dropout(dropout)
@@ -90,8 +90,10 @@ class RTFMModel(nn.Module):
         self.exclusion = nn.Dropout(exclusion_rate) if exclusion_rate > 0 else None
         self.apply(_xavier_init)
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> RTFMOutput:
-        """features (B, T, C, D), mask (B, T) -> RTFMOutput."""
+    def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None,
+                patches: dict[str, torch.Tensor] | None = None) -> RTFMOutput:
+        """features (B, T, C, D), mask (B, T) -> RTFMOutput. `patches` is not used (clip-only model;
+        SSRLModel and MSIPModel add them): the magnitude-MIL cores share one call."""
         b, t, c, d = features.shape
         x = features.permute(0, 2, 1, 3).reshape(b * c, t, d)                   # crops as sequences
         crop_mask = None if mask is None else mask.repeat_interleave(c, dim=0)

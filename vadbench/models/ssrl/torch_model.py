@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from vadbench.data.synthetic import grid_shape
+from vadbench.models.components.patches import patch_scale_list, snippet_patches
 from vadbench.models.relation import AttentionNorm, TemporalRelation
 from vadbench.models.rtfm.torch_model import RTFMModel, RTFMOutput, _xavier_init
 
@@ -58,7 +59,8 @@ class PatchAggregation(nn.Module):
 class SSRLModel(RTFMModel):
     """Patch spatial relation per scale + multi-scale aggregation, added to the clip features, then RTFM.
 
-    Args (beyond RTFMModel's, which configure the VTR, classifier and top-k):
+    Args (the others, `**rtfm_args`, go to RTFMModel and configure the VTR, classifier and top-k):
+        feature_dim: D of the clip and patch features.
         patch_scales: patch feature sets used, e.g. ["patch23", "patch35", "patch47"] ([] = RTFM).
         use_psr: False = SSRL w/o PSR (Table 4): patches go straight to MPA.
         psr_dilated, psr_nonlocal: PSR sub-networks (Table 5).
@@ -70,24 +72,19 @@ class SSRLModel(RTFMModel):
     def __init__(
         self,
         feature_dim: int = 2048,
-        dropout: float = 0.7,
-        classifier_hidden: tuple[int, ...] = (512, 128),
-        k: int = 3,
-        exclusion_rate: float = 0.7,
-        use_dilated: bool = True,
-        use_nonlocal: bool = True,
-        attention_norm: AttentionNorm = "softmax",
-        patch_scales: tuple[str, ...] = ("patch23", "patch35", "patch47"),
+        *,
+        patch_scales: tuple[str, ...] | None = ("patch23", "patch35", "patch47"),
         use_psr: bool = True,
         psr_dilated: bool = True,
         psr_nonlocal: bool = True,
         share_psr: bool = False,
         mpa_conv: MPAConv = "paper",
         mpa_dropout: dict[str, float] | None = None,
+        **rtfm_args,
     ):
-        super().__init__(feature_dim, dropout, classifier_hidden, k, exclusion_rate, use_dilated, use_nonlocal,
-                         attention_norm)
-        self.patch_scales = list(patch_scales)
+        super().__init__(feature_dim=feature_dim, **rtfm_args)
+        attention_norm = self.attention_norm
+        self.patch_scales = patch_scale_list(patch_scales, "SSRLModel")
         self.grids = {s: grid_shape(s) for s in self.patch_scales}
         self.shared_psr = (build_relation(feature_dim, psr_dilated, psr_nonlocal, attention_norm)
                            if use_psr and share_psr and self.patch_scales else None)
@@ -107,15 +104,7 @@ class SSRLModel(RTFMModel):
         """patches: scale -> (B, T, P, D). Returns phi'_t = sum_r MPA_r(PSR_r(chi_t^r)) as (B, T, D)."""
         total = None
         for scale in self.patch_scales:  # a loop over <= 3 scales; patches and snippets are batched
-            if scale not in patches:
-                raise KeyError(f"SSRL uses patch scale {scale!r} but the batch holds {sorted(patches)}; "
-                               f"add it to data.init_args.patch_scales")
-            x = patches[scale]
-            b, t, p, d = x.shape
-            rows, cols = self.grids[scale]
-            if p != rows * cols:
-                raise ValueError(f"patch scale {scale}: {p} patches per snippet, expected {rows}x{cols}")
-            x = x.reshape(b * t, p, d)                     # every snippet's patches as one sequence
+            x, (b, t, d) = snippet_patches(patches, scale, self.grids[scale], "SSRL")   # (B*T, P, D)
             psr = self.psr_for(scale)
             if psr is not None:
                 x = psr(x)                                 # SSRL eqs. (1)-(3): phi_t^r

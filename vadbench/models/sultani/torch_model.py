@@ -15,7 +15,7 @@ class SultaniMILModel(nn.Module):
     def __init__(self, feature_dim: int = 4096, hidden: tuple[int, ...] = (512, 32), dropout: float = 0.6,
                  l2_normalize: bool = True):
         super().__init__()
-        self.l2_normalize = l2_normalize
+        self.feature_dim, self.l2_normalize = feature_dim, l2_normalize
         layers: list[nn.Module] = []
         d = feature_dim
         for i, h in enumerate(hidden):

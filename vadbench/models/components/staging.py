@@ -1,4 +1,4 @@
-"""Stage-wise training shared by SSRL (step-by-step scales) and MSIP (two stages).
+"""Stage-wise training shared by SSRL (step-by-step scales) and MSIP (two stages): `StagedMILModule`.
 
 A stage starts from the previous stage's checkpoint (`stage_checkpoint`) and, with
 `freeze_loaded=True`, trains only the parameters that checkpoint did not have (the new branch);
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from vadbench.models.mil_base import MILAnomalyModule
 
 
 class StageCheckpointError(ValueError):
@@ -81,3 +83,32 @@ class FrozenModules:
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
         return self
+
+
+class StagedMILModule(FrozenModules, MILAnomalyModule):
+    """A MIL module whose fit can start from a previous stage.
+
+    Args:
+        stage_checkpoint: the previous stage's `last.ckpt` (set by `vadbench ssrl_schedule` /
+            `msip_schedule`); None = train from scratch.
+        freeze_loaded: train only what the checkpoint lacks (the new branch).
+        **kwargs: `MILAnomalyModule`'s (net, loss, optimizer, scheduler, frames_per_snippet).
+    """
+
+    def __init__(self, *, stage_checkpoint: str | None = None, freeze_loaded: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.stage_checkpoint, self.freeze_loaded = stage_checkpoint, freeze_loaded
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.stage_checkpoint and not getattr(self, "_stage_loaded", False):
+            loaded, new = load_stage(self, self.stage_checkpoint, self.freeze_loaded)
+            self._stage_loaded = True
+            self.stage_keys = {"loaded": loaded, "new": new}
+            if self.freeze_loaded and not any(p.requires_grad for p in self.parameters()):
+                raise ValueError(f"stage checkpoint {self.stage_checkpoint} already holds every parameter of this "
+                                 f"model, so nothing would train; add a patch scale or set freeze_loaded: false")
+            self.train(self.training)                      # frozen BatchNorms to eval now
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning does not call .train() itself at fit start; keep frozen BatchNorm stats fixed.
+        self.train()

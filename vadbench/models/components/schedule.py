@@ -1,6 +1,7 @@
 """Run a staged training schedule (SSRL step by step, MSIP's two stages) as a chain of `vadbench fit`.
 
-Stage k fits the config with `patch_scales` = that stage's scales (model and data) and
+Stage k fits the config with `patch_scales` = that stage's scales (set on the data, linked into the
+model's net) and
 `stage_checkpoint` = stage k-1's `last.ckpt`, tests it, and writes its result JSON with
 `--setting <prefix><k>`. Extra arguments (`--trainer.max_steps=...`) go to every stage.
 """
@@ -10,19 +11,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
-from vadbench.paths import resolve_config
+from vadbench.paths import load_config
 
 
 def configured_scales(configs: list[str]) -> list[str]:
-    """The model's `patch_scales` (the last stage's scales): the last config that sets them wins."""
-    scales = None
-    for config in configs:
-        cfg = yaml.safe_load(resolve_config(config).read_text()) or {}
-        scales = ((cfg.get("model") or {}).get("init_args") or {}).get("patch_scales", scales)
+    """The data's `patch_scales` (the last stage's scales; linked into the model) of the merged configs."""
+    scales = ((load_config(*configs).get("data") or {}).get("init_args") or {}).get("patch_scales")
     if not scales:
-        raise ValueError(f"{configs}: model.init_args.patch_scales is empty; a staged schedule needs patch scales")
+        raise ValueError(f"{configs}: data.init_args.patch_scales is empty; a staged schedule needs patch scales")
     return list(scales)
 
 
@@ -47,7 +43,6 @@ def run_schedule(configs: list[str], stages: list[list[str]], out_dir: str | Pat
     for k, scales in enumerate(stages, start=1):
         stage_dir = out_dir / f"{setting_prefix}{k}"
         args = ["fit", *[a for c in configs for a in ("--config", c)], *extra_args,
-                f"--model.init_args.patch_scales={json.dumps(scales)}",
                 f"--data.init_args.patch_scales={json.dumps(scales)}",
                 f"--model.init_args.stage_checkpoint={previous if previous else 'null'}",
                 f"--trainer.default_root_dir={stage_dir}",

@@ -1,0 +1,3 @@
+"""Parts shared by several models (anomalib's `models/components/`): per-scale patch input
+(`snippet_patches`, SSRL and MSIP), staged training
+(`StagedMILModule`, `load_stage`) and its schedules (SSRL step by step, MSIP's two stages)."""
