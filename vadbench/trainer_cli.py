@@ -43,6 +43,9 @@ class VadbenchCLI(LightningCLI):
         parser.add_argument("--results_dir", type=str, default="results", help="where result JSON files go")
         parser.add_argument("--setting", type=str, default="default", help="run tag in result files")
         parser.add_argument("--run_test", type=bool, default=True, help="fit: test the selected weights afterwards")
+        # few-shot data -> model links (frames per video), documented in vadbench/models/fewshot_base.py
+        from vadbench.models.fewshot_base import link_fewshot_arguments
+        link_fewshot_arguments(parser)
 
     # -------------------------------------------------------------- results
     def _sub_config(self):
