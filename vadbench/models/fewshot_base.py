@@ -27,6 +27,8 @@ and is logged as `test/accuracy`, `test/accuracy_ci95` (1.96 std / sqrt(N)) and 
 
 from __future__ import annotations
 
+import warnings
+
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -92,9 +94,12 @@ class FewShotModule(L.LightningModule):
                  scheduler: LRSchedulerCallable | None = None, train_backbone: bool = True,
                  cache_eval_embeddings: bool = True, embed_chunk: int = 32):
         super().__init__()
-        self.save_hyperparameters()
+        with warnings.catch_warnings():  # modules in hparams are dropped just below
+            warnings.filterwarnings("ignore", message="Attribute '.*' is an instance of `nn.Module`")
+            self.save_hyperparameters()
         # built in Python (not by the CLI): keep the plain values only, not modules or callables
         self.remove_ignored_hparams([k for k, v in self.hparams.items() if isinstance(v, nn.Module) or callable(v)])
+        record_linked_values(self.hparams, net)
         self.net, self.loss = net, loss
         self.optimizer, self.scheduler = optimizer, scheduler
         for backbone in net.backbones():
@@ -224,9 +229,24 @@ class FewShotModule(L.LightningModule):
 # with episodic data, TRX with MIL data: no link, the model keeps its default). A linked target is
 # not a command-line option any more and is left out of `--print_config` (jsonargparse hides link
 # targets). Way and shot need no link: the models read C from each episode and accept any K.
+# Lightning saves the CLI's config as the checkpoint's hyperparameters without parse-link targets
+# inside a nested class_path, so `FewShotModule` writes the linked values its net was built with
+# into `hparams` (`record_linked_values`): `load_from_checkpoint` then rebuilds the same net.
 FEWSHOT_LINKS = (
     ("data.init_args.seq_len", "model.init_args.net.init_args.head.seq_len"),  # frames per video T
 )
+
+
+def record_linked_values(hparams: dict, net: nn.Module) -> None:
+    """Put each linked value the net was built with (`net.<leaf name>`) into a CLI-given `hparams`
+    (`{"net": {"class_path": ..., "init_args": {...}}}`) where the saved config left it out."""
+    for _, target in FEWSHOT_LINKS:
+        *path, leaf = target.removeprefix("model.init_args.").split(".")
+        node = hparams
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf not in node and hasattr(net, leaf):
+            node[leaf] = getattr(net, leaf)
 
 
 def link_fewshot_arguments(parser) -> None:

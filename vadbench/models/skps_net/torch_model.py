@@ -351,16 +351,17 @@ class SKPSNetModel(nn.Module):
         self.stop_gradient, self.random_map_prob = stop_gradient, random_map_prob
         self.use_relation, self.extra_trm_requested = use_relation, extra_trm
         self.refined_loss, self.hausdorff_reduction, self.eval_logits = refined_loss, hausdorff_reduction, eval_logits
-        self.global_net = ResNetTrunk(backbone, backbone_weights, selection_layer)
+        self.global_net = ResNetTrunk(name=backbone, weights=backbone_weights, map_layer=selection_layer)
         self.global_dim = self.global_net.dim
         self.relation = None
         self.local_net = None
         self.local_dim = 0
         if use_patch:
             if use_relation and (relation_temporal or relation_motion):
-                self.relation = LongShortRelation(self.global_net.map_channels, head.seq_len, relation_temporal,
-                                                  relation_motion, relation_kernel_3d)
-            self.local_net = ResNetTrunk(local_backbone or backbone, local_backbone_weights)
+                self.relation = LongShortRelation(channels=self.global_net.map_channels, seq_len=head.seq_len,
+                                                  temporal=relation_temporal, motion=relation_motion,
+                                                  kernel_3d=relation_kernel_3d)
+            self.local_net = ResNetTrunk(name=local_backbone or backbone, weights=local_backbone_weights)
             self.local_dim = self.local_net.dim
         dims = (self.global_dim, self.local_dim) if use_patch else (self.global_dim,)
         if refined_loss:
