@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.config_snapshot import differences, snapshot, snapshot_names
+from vadbench.paths import load_config
 from vadbench.trainer_cli import VadbenchCLI, _resolve_config_args, run_cli
 
 HEAD = ("cardinalities", "proj_dim", "pe_scale", "dropout")
@@ -40,11 +41,15 @@ MOVED = {
 FEWSHOT = [n for n in snapshot_names() if n.split("/")[0] in MOVED]
 
 
-def print_config(name: str) -> dict:
+def print_config_of(args: list[str]) -> dict:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-        run_cli(["fit", "--config", name, "--print_config"])
+        run_cli(["fit", *args, "--print_config"])
     return yaml.safe_load(out.getvalue())
+
+
+def print_config(name: str) -> dict:
+    return print_config_of(["--config", name])
 
 
 def test_every_fewshot_config_has_a_snapshot():
@@ -78,3 +83,16 @@ def test_frames_per_video_are_linked_from_the_data(name, seq_len):
     assert net.seq_len == seq_len - 1
     heads = [net.transformers] if hasattr(net, "transformers") else [h.transformers for h in net.final_head.heads]
     assert heads[0][0].tuples.max() == seq_len - 2   # tuples over T frames
+
+
+def test_links_are_skipped_for_model_data_pairs_without_the_linked_keys(tmp_path):
+    """Subclass mode: a few-shot model with MIL data, or a MIL model with episodic data, still parses."""
+    mil = load_config("rtfm/synthetic.yaml")
+    (tmp_path / "mil_data.yaml").write_text(yaml.safe_dump({"data": mil["data"]}))
+    (tmp_path / "mil_model.yaml").write_text(yaml.safe_dump({"model": mil["model"]}))
+    trx_on_mil = print_config_of(["--config", "model/trx.yaml", "--config", str(tmp_path / "mil_data.yaml")])
+    assert trx_on_mil["model"]["class_path"] == "vadbench.models.trx.TRX"
+    assert trx_on_mil["data"]["class_path"] == mil["data"]["class_path"]
+    mil_on_episodes = print_config_of(["--config", str(tmp_path / "mil_model.yaml"), "--config", "data/synthetic_video.yaml"])
+    assert mil_on_episodes["model"]["class_path"] == mil["model"]["class_path"]
+    assert mil_on_episodes["data"]["init_args"]["seq_len"] == 8
