@@ -127,7 +127,7 @@ class CrossTransformerHead(nn.Module):
 
     def __init__(self, feature_dim: int, head: TRXHeadConfig, proj_dim: int | None = None):
         super().__init__()
-        self.transformers = head.transformers(feature_dim, proj_dim)
+        self.transformers = head.transformers(feature_dim=feature_dim, proj_dim=proj_dim)
 
     def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
         return average_over_cardinalities(self.transformers, support, query, way)
@@ -157,7 +157,7 @@ class TRXModel(nn.Module):
         self.backbone_name, self.backbone_weights = backbone, backbone_weights
         self.backbone, self.feature_dim, self.backbone_loaded = build_resnet(backbone, backbone_weights)
         self.seq_len, self.cardinalities = head.seq_len, list(head.cardinalities)
-        self.transformers = head.transformers(self.feature_dim)
+        self.transformers = head.transformers(feature_dim=self.feature_dim)
 
     def backbones(self) -> list[nn.Module]:
         """The CNNs (`train_backbone: false` freezes them)."""
