@@ -123,3 +123,18 @@ def test_tiny_resnet_backbone_and_its_feature_map_width():
         assert trunk.map_channels == feature_map.shape[1] == width
     with pytest.raises(ValueError, match="unknown backbone"):
         build_resnet("resnet_huge")
+
+
+def test_checkpoints_from_before_the_net_argument_still_load():
+    """State dicts saved when the core was `self.model` (keys `model.*`) load into `net`."""
+    head = TRXHeadConfig(seq_len=4, proj_dim=8)
+    torch.manual_seed(1)
+    old = TRX(net=TRXModel(backbone="resnet18", head=head))
+    checkpoint = {"state_dict": {f"model.{k[len('net.'):]}": v for k, v in old.state_dict().items()}}
+    torch.manual_seed(2)
+    new = TRX(net=TRXModel(backbone="resnet18", head=head))
+    new.on_load_checkpoint(checkpoint)
+    new.load_state_dict(checkpoint["state_dict"])
+    assert all(torch.equal(v, old.state_dict()[k]) for k, v in new.state_dict().items())
+    assert not torch.equal(TRX(net=TRXModel(backbone="resnet18", head=head)).net.transformers[0].key.weight,
+                           new.net.transformers[0].key.weight)

@@ -123,6 +123,13 @@ class FewShotModule(L.LightningModule):
     def result_metadata(self) -> dict:
         return self.net.result_metadata()
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Checkpoints written before the core was passed in as `net` hold it under `model.`: renamed."""
+        state = checkpoint.get("state_dict", {})
+        if state and not any(k.startswith("net.") for k in state) and any(k.startswith("model.") for k in state):
+            checkpoint["state_dict"] = {("net." + k[len("model."):] if k.startswith("model.") else k): v
+                                        for k, v in state.items()}
+
     # ---------------------------------------------------------------- training
     def embed_episode(self, batch: FewShotBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Support and query features from the batch's frames, in one backbone pass."""
