@@ -20,7 +20,7 @@ import lightning as L
 import torch
 
 from vadbench.data.episodic import EpisodicVideoDataModule
-from vadbench.models.trx import TRX
+from vadbench.models.trx import TRX, TRXModel
 
 
 def run(args: argparse.Namespace, root: Path, cache: bool) -> tuple[float, dict]:
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, root: Path, cache: bool) -> tuple[float, dict]
                                  synthetic=dict(layout="hmdb51", size=args.height, frames=16, videos_per_class=12))
     dm.prepare_data()
     torch.manual_seed(0)
-    model = TRX(backbone=args.backbone, seq_len=8, cache_eval_embeddings=cache)
+    model = TRX(net=TRXModel(backbone=args.backbone), cache_eval_embeddings=cache)
     trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False)
     start = time.perf_counter()

@@ -12,6 +12,7 @@ from lightning.pytorch.cli import LightningCLI
 from vadbench.data.mil.annotations import GroundTruthError
 from vadbench.data.mil.features import FeatureFileError
 from vadbench.loggers import WandbSaveConfigCallback
+from vadbench.models.fewshot_base import link_fewshot_arguments
 from vadbench.models.mil_base import link_mil_arguments
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
@@ -47,6 +48,7 @@ class VadbenchCLI(LightningCLI):
         parser.add_argument("--setting", type=str, default="default", help="run tag in result files")
         parser.add_argument("--run_test", type=bool, default=True, help="fit: test the selected weights afterwards")
         link_mil_arguments(parser)  # data values the MIL models share (feature_dim, patch_scales, ...)
+        link_fewshot_arguments(parser)  # few-shot data -> model links (frames per video), see models/fewshot_base.py
 
     def instantiate_classes(self) -> None:
         super().instantiate_classes()

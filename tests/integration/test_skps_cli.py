@@ -11,15 +11,16 @@ import pytest
 import torch
 
 from vadbench.cli import VadbenchCLI, main
+from vadbench.trainer_cli import _resolve_config_args
 from vadbench.data.episodic import EpisodicVideoDataModule
 from vadbench.models.skps_net import SKPSNet
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "skps_net"
 TINY = ["--trainer.max_steps=2", "--trainer.enable_progress_bar=false", "--data.init_args.test_episodes=3",
-        "--data.init_args.train_query=1", "--data.init_args.seq_len=3", "--model.init_args.seq_len=3",
-        "--data.init_args.frame_height=32", "--data.init_args.crop_size=32", "--model.init_args.patch_size=16",
-        "--model.init_args.global_input_size=null",
-        "--model.init_args.proj_dim=16", "--data.init_args.synthetic.size=32",
+        "--data.init_args.train_query=1", "--data.init_args.seq_len=3",
+        "--data.init_args.frame_height=32", "--data.init_args.crop_size=32", "--model.init_args.net.init_args.patch_size=16",
+        '--model.init_args.net={"init_args": {"global_input_size": null}}',   # a nested null: JSON form (README)
+        "--model.init_args.net.init_args.head.proj_dim=16", "--data.init_args.synthetic.size=32",
         "--data.init_args.synthetic.frames=8", "--data.init_args.synthetic.videos_per_class=3",
         "--data.init_args.synthetic.train_classes=5", "--data.init_args.synthetic.val_classes=1",
         "--data.init_args.synthetic.test_classes=5"]
@@ -58,23 +59,26 @@ def test_every_config_parses_and_instantiates_with_paper_values(tmp_path):
                 args.append(f"--data.init_args.root={tmp_path}")
             if name == "ucf_crime_v2":
                 args.append(f"--data.init_args.test_root={tmp_path}")
-            cli = VadbenchCLI(args=args, run=False)
+            cli = VadbenchCLI(args=_resolve_config_args(args), run=False)
             model, dm = cli.model, cli.datamodule
             assert isinstance(model, SKPSNet) and isinstance(dm, EpisodicVideoDataModule)
-            h = model.hparams
-            assert (dm.way, dm.shot) == (5, shot) and h.patch_mode == "selected"
-            assert h.use_patch and h.use_relation and h.refined_loss and h.extra_trm
-            assert h.stop_gradient and h.random_map_prob == 0.5 and list(h.cardinalities) == [2, 3]
+            net = model.net
+            assert (dm.way, dm.shot) == (5, shot) and net.patch_mode == "selected"
+            assert net.use_patch and net.relation is not None and net.refined_loss and net.extra_trm
+            assert net.stop_gradient and net.random_map_prob == 0.5
+            assert [t.cardinality for t in net.final_head.heads[0].transformers] == [2, 3]
+            assert model.loss.reduction == "sum" and model.loss.temporal_weight == 1.0
             opt = model.configure_optimizers()
             if name == "synthetic":   # CPU settings: tiny trunks and Adam (see the config's header)
-                assert dm.dataset_id == "synthetic" and h.seq_len == dm.seq_len and h.backbone == "resnet_tiny"
+                assert dm.dataset_id == "synthetic" and net.seq_len == dm.seq_len
+                assert net.backbone_names == ("resnet_tiny", "resnet_tiny")
                 assert type(opt).__name__ == "Adam" and opt.param_groups[0]["lr"] == 0.001
                 continue
             assert type(opt).__name__ == "SGD" and opt.param_groups[0]["lr"] == 0.001
-            assert h.weighting == "raw" and cli.config.trainer.gradient_clip_val is None
-            assert (h.backbone, h.local_backbone, h.patch_size, h.selection_layer) == \
+            assert net.weighting == "raw" and cli.config.trainer.gradient_clip_val is None
+            assert (*net.backbone_names, net.patch_size, net.global_net.map_layer) == \
                 ("resnet50", "resnet50", 128, "layer4")
-            assert model.model.feature_dim == 4096 and h.proj_dim == 1152
+            assert net.feature_dim == 4096 and net.final_head.heads[0].transformers[0].proj_dim == 1152
             assert (dm.seq_len, dm.frame_height, dm.crop_size) == (8, 256, 224)
             assert dm.train_query == (2 if shot == 10 else 3) and dm.test_episodes == 10000
             assert dm.train_episodes == (20000 if name == "hmdb51" else 30000)
@@ -85,7 +89,7 @@ def test_every_config_parses_and_instantiates_with_paper_values(tmp_path):
 
 def _eval_to_train_feature_scale(model, frames):
     """Mean |feature| in eval mode over mean |feature| in train mode, same frames and centres rule."""
-    net = model.model
+    net = model.net
     net.random_map_prob = 0.0
     with torch.no_grad():
         net.eval()
@@ -102,7 +106,7 @@ def _object_hit_rates(model, dm, modes: tuple[str, ...]) -> dict[str, float]:
     """Per patch mode, the share of test frames whose key patch holds the object (its centre: the pixel
     farthest from the frame's median colour after a 5x5 box filter; the synthetic background is flat
     colour + noise). One pass over the test videos: each clip is decoded once for every mode."""
-    half = model.model.patch_size / 2
+    half = model.net.patch_size / 2
     hits = {mode: [] for mode in modes}
     with torch.no_grad():
         for vid in range(len(dm.clips["test"])):
@@ -113,7 +117,7 @@ def _object_hit_rates(model, dm, modes: tuple[str, ...]) -> dict[str, float]:
             peak = distance.flatten(1).argmax(1)
             ox, oy = (peak % width).float(), (peak // width).float()
             for mode in modes:
-                model.model.patch_mode = mode
+                model.net.patch_mode = mode
                 centres = model.key_patches(clip[None])[0]                   # (T, 2) = (x, y)
                 hits[mode].append((((ox - centres[:, 0]).abs() < half) & ((oy - centres[:, 1]).abs() < half)).float())
     return {mode: float(torch.cat(h).mean()) for mode, h in hits.items()}
@@ -135,10 +139,10 @@ def test_table4_selected_key_patch_beats_central_patch_on_synthetic_5shot(tmp_pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VADBENCH_HOME", str(tmp_path / "home"))
     config = str(CONFIGS / "synthetic_5w5s.yaml")
-    VadbenchCLI(args=["--config", config], run=False).datamodule.prepare_data()   # generate once, not twice
+    VadbenchCLI(args=_resolve_config_args(["--config", config]), run=False).datamodule.prepare_data()   # generate once, not twice
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VADBENCH_HOME": str(tmp_path / "home")}
     procs = {mode: subprocess.Popen([sys.executable, "-m", "vadbench.cli", "fit", "--config", config,
-                                     f"--model.init_args.patch_mode={mode}", "--trainer.enable_progress_bar=false",
+                                     f"--model.init_args.net.init_args.patch_mode={mode}", "--trainer.enable_progress_bar=false",
                                      f"--trainer.default_root_dir={tmp_path / mode}", f"--results_dir={tmp_path / mode}"],
                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for mode in ("selected", "central")}
@@ -152,7 +156,7 @@ def test_table4_selected_key_patch_beats_central_patch_on_synthetic_5shot(tmp_pa
     gap = acc["selected"]["accuracy"] - acc["central"]["accuracy"]
     assert gap > acc["selected"]["accuracy_ci95"] + acc["central"]["accuracy_ci95"]       # measured 0.095 > 0.024
 
-    cli = VadbenchCLI(args=["--config", config], run=False)
+    cli = VadbenchCLI(args=_resolve_config_args(["--config", config]), run=False)
     model, dm = cli.model, cli.datamodule
     ckpt = next((tmp_path / "selected").rglob("last.ckpt"))
     model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])

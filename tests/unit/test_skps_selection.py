@@ -102,7 +102,9 @@ def test_gradient_flows_from_patch_to_feature_map():
 
 
 def _tiny_model(**kw):
-    args = dict(backbone="resnet18", selection_layer="layer3", seq_len=4, patch_size=16, proj_dim=16,
+    from vadbench.models.trx import TRXHeadConfig
+
+    args = dict(backbone="resnet18", selection_layer="layer3", patch_size=16, head=TRXHeadConfig(seq_len=4, proj_dim=16),
                 random_map_prob=0.0)
     args.update(kw)
     return SKPSNetModel(**args)

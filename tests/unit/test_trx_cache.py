@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vadbench.data.episodic import EpisodicVideoDataModule
-from vadbench.models.trx import TRX, EmbeddingCache
+from vadbench.models.trx import TRX, EmbeddingCache, TRXHeadConfig, TRXModel
 
 TINY = dict(layout="hmdb51", size=32, frames=12, videos_per_class=4, train_classes=3, val_classes=1, test_classes=3)
 
@@ -18,7 +18,8 @@ def _datamodule(tmp_path, episodes=5):
 
 def _model(cache: bool) -> TRX:
     torch.manual_seed(0)
-    return TRX(backbone="resnet18", seq_len=4, proj_dim=16, cache_eval_embeddings=cache, embed_chunk=7)
+    return TRX(net=TRXModel(backbone="resnet18", head=TRXHeadConfig(seq_len=4, proj_dim=16)),
+               cache_eval_embeddings=cache, embed_chunk=7)
 
 
 def test_embedding_cache_gathers_and_grows():

@@ -5,7 +5,9 @@ import itertools
 import pytest
 import torch
 
-from vadbench.models.trx import TRX, TRXModel, TemporalCrossTransformer, build_resnet, trx_loss
+from vadbench.models.components.backbones import build_resnet
+from vadbench.models.components.weights import WeightsError
+from vadbench.models.trx import TRX, TRXHeadConfig, TRXLoss, TRXModel, TemporalCrossTransformer, trx_loss
 
 
 def test_tuples_are_registered_buffers_with_the_paper_counts():
@@ -36,7 +38,7 @@ def test_hand_checkable_case():
 
 def _model(**kw):
     torch.manual_seed(0)
-    return TRXModel(backbone="resnet18", seq_len=4, cardinalities=(2, 3), proj_dim=16, **kw).eval()
+    return TRXModel(backbone="resnet18", head=TRXHeadConfig(seq_len=4, cardinalities=(2, 3), proj_dim=16), **kw).eval()
 
 
 def test_logits_shapes_and_permutation_properties():
@@ -75,6 +77,10 @@ def test_loss_is_summed_cross_entropy():
     expected = -torch.log(torch.tensor(0.5)) - torch.log_softmax(logits[1], 0)[1]
     assert torch.allclose(trx_loss(logits, labels), expected)
     assert torch.allclose(trx_loss(logits, labels, "mean"), expected / 2)
+    loss, terms = TRXLoss(reduction="mean")(logits, labels)   # the part the LightningModule receives
+    assert torch.allclose(loss, expected / 2) and terms == {"loss": loss}
+    with pytest.raises(ValueError, match="reduction"):
+        TRXLoss(reduction="max")
 
 
 def test_backbone_weights_from_a_local_file_only(tmp_path):
@@ -85,14 +91,24 @@ def test_backbone_weights_from_a_local_file_only(tmp_path):
     torch.save({"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}, path)
     _, _, loaded = build_resnet("resnet18", str(path))
     assert loaded
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(WeightsError, match="none.pth.*not found|not found.*none.pth"):
         build_resnet("resnet18", str(tmp_path / "none.pth"))
     torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "bad.pth")
-    with pytest.raises(ValueError, match="bad.pth"):
+    with pytest.raises(WeightsError, match="bad.pth"):
         build_resnet("resnet18", str(tmp_path / "bad.pth"))
-    trx = TRX(backbone="resnet18", seq_len=4, proj_dim=8)
+    extra = {**net.state_dict(), "layer9.weight": torch.zeros(1)}     # a tensor resnet18 does not have
+    torch.save(extra, tmp_path / "extra.pth")
+    with pytest.raises(WeightsError, match="extra.pth.*1 unexpected"):
+        build_resnet("resnet18", str(tmp_path / "extra.pth"))
+    (tmp_path / "text.pth").write_text("not a checkpoint")
+    with pytest.raises(WeightsError, match="text.pth is not a readable torch checkpoint"):
+        build_resnet("resnet18", str(tmp_path / "text.pth"))
+    head = TRXHeadConfig(seq_len=4, proj_dim=8)
+    trx = TRX(net=TRXModel(backbone="resnet18", head=head))
     assert trx.result_metadata()["backbone"] == "random_init" and trx.model_id == "trx"
-    assert TRX(backbone="resnet18", backbone_weights=str(path), seq_len=4, proj_dim=8).result_metadata()["backbone"] == "pretrained"
+    loaded = TRX(net=TRXModel(backbone="resnet18", backbone_weights=str(path), head=head))
+    assert loaded.result_metadata()["backbone"] == "pretrained"
+    assert torch.equal(loaded.net.backbone.conv1.weight, net.conv1.weight)   # the file's numbers, not a new init
 
 
 def test_tiny_resnet_backbone_and_its_feature_map_width():
@@ -107,3 +123,18 @@ def test_tiny_resnet_backbone_and_its_feature_map_width():
         assert trunk.map_channels == feature_map.shape[1] == width
     with pytest.raises(ValueError, match="unknown backbone"):
         build_resnet("resnet_huge")
+
+
+def test_checkpoints_from_before_the_net_argument_still_load():
+    """State dicts saved when the core was `self.model` (keys `model.*`) load into `net`."""
+    head = TRXHeadConfig(seq_len=4, proj_dim=8)
+    torch.manual_seed(1)
+    old = TRX(net=TRXModel(backbone="resnet18", head=head))
+    checkpoint = {"state_dict": {f"model.{k[len('net.'):]}": v for k, v in old.state_dict().items()}}
+    torch.manual_seed(2)
+    new = TRX(net=TRXModel(backbone="resnet18", head=head))
+    new.on_load_checkpoint(checkpoint)
+    new.load_state_dict(checkpoint["state_dict"])
+    assert all(torch.equal(v, old.state_dict()[k]) for k, v in new.state_dict().items())
+    assert not torch.equal(TRX(net=TRXModel(backbone="resnet18", head=head)).net.transformers[0].key.weight,
+                           new.net.transformers[0].key.weight)

@@ -89,14 +89,15 @@ def main(argv: list[str]) -> int:
     model, dm = cli.model, cli.datamodule
     if not isinstance(model, SKPSNet):
         raise SystemExit(f"vadbench skps_keypatch: the config builds {type(model).__name__}, not SKPSNet")
-    if not model.hparams.use_patch:
+    if not model.net.use_patch:
         raise SystemExit("vadbench skps_keypatch: this model has no key-patch branch (use_patch: false)")
     if args.ckpt_path is not None:
         path = Path(args.ckpt_path)
         if not path.is_file():
             raise SystemExit(f"vadbench skps_keypatch: checkpoint {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model.load_state_dict(state.get("state_dict", state))
+        from vadbench.models.components.weights import read_state_dict
+
+        model.load_state_dict(read_state_dict(path, trusted=True))  # the user's own Lightning checkpoint
     model.eval()
     dm.setup("test")
     clips = dm.clips["test"]
@@ -112,7 +113,7 @@ def main(argv: list[str]) -> int:
     source = dm.test_videos
     out = Path(args.out)
     boxes = {}
-    patch = model.model.patch_size
+    patch = model.net.patch_size
     with torch.no_grad():
         for n, vid in enumerate(chosen):
             clip = source.clip(vid)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadbench.checksums import sha256_file
+from vadbench.models.components import weights
 
 BACKBONES = ("i3d_r50", "inception_i3d", "r3d_18", "mc3_18", "r2plus1d_18", "tiny3d")
 # Normalisation each backbone was trained with (the extractor's default).
@@ -35,11 +36,9 @@ DEFAULT_NORMALISATION = {"i3d_r50": "i3d", "inception_i3d": "i3d", "r3d_18": "ki
                          "r2plus1d_18": "kinetics", "tiny3d": "i3d"}
 # Keys of the classifier heads, never needed for features.
 HEAD_PREFIXES = ("fc.", "logits.")
-WRAPPER_PREFIXES = ("module.", "backbone.", "model.", "net.")
 
 
-class WeightsError(ValueError):
-    pass
+WeightsError = weights.WeightsError  # the one weight loader's error (it names the file)
 
 
 # ----------------------------------------------------------------------------- I3D ResNet-50
@@ -265,56 +264,15 @@ def _make(name: str) -> nn.Module:
 
 
 def normalise_state_dict(raw: dict, path: str | Path) -> dict[str, torch.Tensor]:
-    """Unwrap a checkpoint into a plain state dict of the trunk.
-
-    Accepts a bare state dict or one under `state_dict` / `model` / `net`; strips one wrapper prefix
-    (`module.`, `backbone.`, `model.`, `net.`) when every key has it; drops the classifier head
-    (`fc.*`, `logits.*`) and BatchNorm's `num_batches_tracked` counters.
-    """
-    if not isinstance(raw, dict):
-        raise WeightsError(f"weights file {path}: expected a state dict, got {type(raw).__name__}")
-    for key in ("state_dict", "model", "net"):
-        if key in raw and isinstance(raw[key], dict):
-            raw = raw[key]
-            break
-    state = {k: v for k, v in raw.items() if isinstance(v, torch.Tensor)}
-    if not state:
-        raise WeightsError(f"weights file {path}: holds no tensors")
-    for prefix in WRAPPER_PREFIXES:
-        if all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
-            break
-    return {k: v for k, v in state.items()
-            if not k.startswith(HEAD_PREFIXES) and not k.endswith("num_batches_tracked")}
+    """Unwrap a checkpoint into a plain state dict of the trunk (`vadbench.models.components.weights`):
+    a bare state dict or one under `state_dict` / `model` / `net`; one wrapper prefix stripped; the
+    classifier head (`fc.*`, `logits.*`) and BatchNorm's `num_batches_tracked` counters dropped."""
+    return weights.normalise_state_dict(raw, path, drop=HEAD_PREFIXES)
 
 
 def load_weights(module: nn.Module, path: str | Path) -> None:
     """Load a public checkpoint into `module`, strictly: every trunk tensor must be present with its shape."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types on non-checkpoint files
-        raise WeightsError(f"weights file {path} is not a readable torch checkpoint: {err}") from err
-    state = normalise_state_dict(raw, path)
-    expected = {k: v for k, v in module.state_dict().items()
-                if not k.startswith(HEAD_PREFIXES) and not k.endswith("num_batches_tracked")}
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if tuple(state[k].shape) != tuple(expected[k].shape))
-    if missing or wrong:
-        detail = []
-        if missing:
-            detail.append(f"{len(missing)} missing (e.g. {missing[:3]})")
-        if wrong:
-            k = wrong[0]
-            detail.append(f"{len(wrong)} with the wrong shape (e.g. {k}: {tuple(state[k].shape)} in the file, "
-                          f"{tuple(expected[k].shape)} expected)")
-        if unexpected:
-            detail.append(f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
-        raise WeightsError(f"weights file {path} does not fit backbone {type(module).__name__}: " + "; ".join(detail))
-    module.load_state_dict({**module.state_dict(), **{k: state[k] for k in expected}}, strict=True)
+    weights.load_weights(module, path, drop=HEAD_PREFIXES)
 
 
 def build_backbone(name: str, weights: str | Path | None = None, seed: int = 0) -> Backbone:

@@ -1,9 +1,20 @@
 """Shared LightningModule plumbing of the few-shot models: episodes in, accuracy with its 95% CI out.
 
-A model subclasses `FewShotModule` and implements
-- `embed(frames (B, T, 3, H, W)) -> (B, T, D)`: per-video features that depend on the video only;
-- `episode_logits(support_emb, support_labels, query_emb, way) -> (Q, C)`;
-- `episode_loss(logits, labels, batch) -> (loss, terms)` (default: cross-entropy summed over queries).
+A few-shot LightningModule receives its parts as objects (as lightning-hydra-template's
+`MNISTLitModule(net, optimizer, scheduler)`), each a nested `class_path` in the configs:
+- `net`: the pure-torch core, with `embed(frames (B, T, 3, H, W)) -> (B, T, D)` (per-video features
+  that depend on the video only), `forward(support_emb, support_labels, query_emb, way) -> outputs`,
+  `logits(outputs) -> (Q, C)` (the logits for accuracy), `backbones()` (the CNNs) and
+  `result_metadata()`;
+- `loss`: `(outputs, query_labels) -> (loss, {name: term})`;
+- `optimizer` (`OptimizerCallable`; None = SGD lr 1e-3, TRX's) and `scheduler`
+  (`LRSchedulerCallable`, none in TRX or SKPS-Net).
+A model is then a subclass that names its types (`TRX(net: TRXModel, loss: TRXLoss)`) and its
+`model_id`; every other argument is the base's, passed through `**kwargs` (jsonargparse follows
+them, so `--model.init_args.cache_eval_embeddings=false` works for every model).
+`save_hyperparameters()` records the whole nested config when the module is built by the CLI, so
+`TRX.load_from_checkpoint(path)` rebuilds net and loss from the checkpoint alone; a module built in
+Python keeps only its plain arguments (pass `net=` and `loss=` to `load_from_checkpoint`).
 
 Evaluation (validation and test) embeds each video once and reuses the features in every later
 episode of the epoch (the backbone is fixed during evaluation and test clips are deterministic):
@@ -16,17 +27,15 @@ and is logged as `test/accuracy`, `test/accuracy_ci95` (1.96 std / sqrt(N)) and 
 
 from __future__ import annotations
 
-import abc
-from typing import Callable, Iterable
+import warnings
 
 import lightning as L
 import torch
-import torch.nn.functional as F
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
 
 from vadbench.data.episodic.batch import FewShotBatch
 from vadbench.metrics.episodic import EpisodeAccuracy
-
-OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 
 
 class EmbeddingCache:
@@ -66,22 +75,35 @@ class EmbeddingCache:
         return self.features[ids]
 
 
-class FewShotModule(L.LightningModule, abc.ABC):
+class FewShotModule(L.LightningModule):
     """Base of episodic few-shot models (see the module docstring).
 
     Args:
-        optimizer: optimizer factory from the config (`class_path: torch.optim.SGD`); None = the
-            model's `default_optimizer`.
+        net: the pure-torch core (`TRXModel`, `SKPSNetModel`).
+        loss: the episode loss (`TRXLoss`, `SKPSLoss`).
+        optimizer: optimizer from the config (`class_path: torch.optim.SGD`); None = SGD lr 1e-3.
+        scheduler: learning-rate scheduler from the config; None = constant (TRX, SKPS-Net).
+        train_backbone: fine-tune the CNNs (`net.backbones()`; TRX and SKPS-Net do) or freeze them.
         cache_eval_embeddings: embed each evaluation video once per epoch (see the module docstring).
         embed_chunk: videos per backbone call when filling the cache (bounds memory).
     """
 
     model_id = "fewshot"
 
-    def __init__(self, optimizer: OptimizerFactory | None = None, cache_eval_embeddings: bool = True,
-                 embed_chunk: int = 32):
+    def __init__(self, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable | None = None,
+                 scheduler: LRSchedulerCallable | None = None, train_backbone: bool = True,
+                 cache_eval_embeddings: bool = True, embed_chunk: int = 32):
         super().__init__()
-        self.optimizer_factory = optimizer
+        with warnings.catch_warnings():  # modules in hparams are dropped just below
+            warnings.filterwarnings("ignore", message="Attribute '.*' is an instance of `nn.Module`")
+            self.save_hyperparameters()
+        # built in Python (not by the CLI): keep the plain values only, not modules or callables
+        self.remove_ignored_hparams([k for k, v in self.hparams.items() if isinstance(v, nn.Module) or callable(v)])
+        record_linked_values(self.hparams, net)
+        self.net, self.loss = net, loss
+        self.optimizer, self.scheduler = optimizer, scheduler
+        for backbone in net.backbones():
+            backbone.requires_grad_(train_backbone)
         self.cache_eval_embeddings = cache_eval_embeddings
         self.embed_chunk = embed_chunk
         self.val_accuracy = EpisodeAccuracy()
@@ -89,23 +111,24 @@ class FewShotModule(L.LightningModule, abc.ABC):
         self._cache = EmbeddingCache()
         self._video_source = None
 
-    # ---------------------------------------------------------------- to implement
-    @abc.abstractmethod
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, H, W) -> (B, T, D) per-video features."""
+        return self.net.embed(frames)
 
-    @abc.abstractmethod
     def episode_logits(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                        way: int) -> torch.Tensor:
         """Query logits (Q, C) from support (S, T, D), support labels (S,) and query (Q, T, D) features."""
+        return self.net.logits(self.net(support, support_labels, query, way))
 
-    def episode_loss(self, logits: torch.Tensor, labels: torch.Tensor,
-                     batch: FewShotBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        loss = F.cross_entropy(logits, labels, reduction="sum")
-        return loss, {"loss": loss}
+    def result_metadata(self) -> dict:
+        return self.net.result_metadata()
 
-    def default_optimizer(self, params) -> torch.optim.Optimizer:
-        return torch.optim.SGD(params, lr=1e-3)
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Checkpoints written before the core was passed in as `net` hold it under `model.`: renamed."""
+        state = checkpoint.get("state_dict", {})
+        if state and not any(k.startswith("net.") for k in state) and any(k.startswith("model.") for k in state):
+            checkpoint["state_dict"] = {("net." + k[len("model."):] if k.startswith("model.") else k): v
+                                        for k, v in state.items()}
 
     # ---------------------------------------------------------------- training
     def embed_episode(self, batch: FewShotBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,11 +141,11 @@ class FewShotModule(L.LightningModule, abc.ABC):
 
     def training_step(self, batch: FewShotBatch, batch_idx: int) -> torch.Tensor:
         support, query = self.embed_episode(batch)
-        logits = self.episode_logits(support, batch.support_labels, query, batch.way)
-        loss, terms = self.episode_loss(logits, batch.query_labels, batch)
-        accuracy = (logits.argmax(dim=-1) == batch.query_labels).float().mean()
-        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, batch_size=1, prog_bar=True)
-        self.log("train/accuracy", accuracy, batch_size=1)
+        outputs = self.net(support, batch.support_labels, query, batch.way)
+        loss, terms = self.loss(outputs, batch.query_labels)
+        accuracy = (self.net.logits(outputs).argmax(dim=-1) == batch.query_labels).float().mean()
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, batch_size=1)
+        self.log("train/accuracy", accuracy, batch_size=1, prog_bar=True)
         return loss
 
     # ---------------------------------------------------------------- evaluation
@@ -199,6 +222,41 @@ class FewShotModule(L.LightningModule, abc.ABC):
     # ---------------------------------------------------------------- optimisation
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
-        if self.optimizer_factory is None:
-            return self.default_optimizer(params)
-        return self.optimizer_factory(params)
+        optimizer = torch.optim.SGD(params, lr=1e-3) if self.optimizer is None else self.optimizer(params)
+        if self.scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler(optimizer)}
+
+
+# ---------------------------------------------------------------- data/model links
+# Values the data and the model share, written once, on the data side (`--data.init_args.seq_len=4`
+# sets the frames the loader samples AND the model's `net.head.seq_len`). They are jsonargparse
+# `link_arguments` applied on parse; in subclass mode a link whose source or target the chosen
+# classes do not have is skipped by jsonargparse, so every model/data pair stays valid (a MIL model
+# with episodic data, TRX with MIL data: no link, the model keeps its default). A linked target is
+# not a command-line option any more and is left out of `--print_config` (jsonargparse hides link
+# targets). Way and shot need no link: the models read C from each episode and accept any K.
+# Lightning saves the CLI's config as the checkpoint's hyperparameters without parse-link targets
+# inside a nested class_path, so `FewShotModule` writes the linked values its net was built with
+# into `hparams` (`record_linked_values`): `load_from_checkpoint` then rebuilds the same net.
+FEWSHOT_LINKS = (
+    ("data.init_args.seq_len", "model.init_args.net.init_args.head.seq_len"),  # frames per video T
+)
+
+
+def record_linked_values(hparams: dict, net: nn.Module) -> None:
+    """Put each linked value the net was built with (`net.<leaf name>`) into a CLI-given `hparams`
+    (`{"net": {"class_path": ..., "init_args": {...}}}`) where the saved config left it out."""
+    for _, target in FEWSHOT_LINKS:
+        *path, leaf = target.removeprefix("model.init_args.").split(".")
+        node = hparams
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf not in node and hasattr(net, leaf):
+            node[leaf] = getattr(net, leaf)
+
+
+def link_fewshot_arguments(parser) -> None:
+    """Add the few-shot data -> model links (`FEWSHOT_LINKS`) to a LightningCLI parser."""
+    for source, target in FEWSHOT_LINKS:
+        parser.link_arguments(source, target, apply_on="parse")

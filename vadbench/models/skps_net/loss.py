@@ -6,6 +6,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from vadbench.models.skps_net.torch_model import SKPSOutputs
 
@@ -32,3 +33,21 @@ def skps_loss(out: SKPSOutputs, labels: torch.Tensor, reduction: Literal["sum", 
     loss = torch.stack(losses).mean()  # journal eq. (12): mean of the three losses
     terms["loss"] = loss
     return loss, terms
+
+
+class SKPSLoss(nn.Module):
+    """SKPS-Net's loss as a part the LightningModule receives: `(SKPSOutputs, labels) -> (loss, terms)`.
+
+    Args:
+        reduction: cross-entropy summed over the queries (`sum`, TRX's code) or averaged (`mean`).
+        temporal_weight: weight of the Hausdorff cross-entropy in the STR loss (1: "the sum").
+    """
+
+    def __init__(self, reduction: Literal["sum", "mean"] = "sum", temporal_weight: float = 1.0):
+        super().__init__()
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"SKPSLoss: unknown reduction {reduction!r}; expected sum or mean")
+        self.reduction, self.temporal_weight = reduction, temporal_weight
+
+    def forward(self, out: SKPSOutputs, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return skps_loss(out, labels, self.reduction, self.temporal_weight)

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vadbench.models.trx.torch_model import TemporalCrossTransformer, build_resnet
+from vadbench.models.components.backbones import build_resnet
+from vadbench.models.trx.torch_model import CrossTransformerHead, TRXHeadConfig, check_shots
 
 Weighting = Literal["raw", "sum", "softmax"]
 PatchMode = Literal["selected", "central", "random"]
@@ -223,37 +224,22 @@ def hausdorff_distance(support: torch.Tensor, query: torch.Tensor, reduction: Li
     raise ValueError(f"unknown Hausdorff reduction {reduction!r}; expected mean or sum")
 
 
-class CrossTransformerHead(nn.Module):
-    """TRX cross-transformers over one feature space, one per cardinality; logits averaged."""
-
-    def __init__(self, dim: int, seq_len: int, cardinalities: tuple[int, ...], proj_dim: int, pe_scale: float,
-                 dropout: float):
-        super().__init__()
-        self.transformers = nn.ModuleList(TemporalCrossTransformer(dim, seq_len, c, proj_dim, pe_scale, dropout)
-                                          for c in cardinalities)
-
-    def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
-        return torch.stack([t(support, query, way) for t in self.transformers], dim=-1).mean(dim=-1)
-
-
 class SubspaceCrossTransformer(nn.Module):
     """Multi-head attention cross-transformer (sec. 2.4.1, eq. 7-8).
 
     Each subspace (global, local) has its own key/value maps per head (eq. 7); the distance of eq. 8,
     ||cat(S_g, S_l) - cat(V_qg, V_ql)||^2 over the tuples, is the sum of the subspaces' (and
     heads') squared distances, so the logits are the sum of one TRX cross-transformer per subspace
-    and head. `heads` key/value sets per subspace, each of `proj_dim // heads` dims.
+    and head. `heads` key/value sets per subspace, each of `head.proj_dim // heads` dims.
     """
 
-    def __init__(self, dims: tuple[int, ...], seq_len: int, cardinalities: tuple[int, ...], proj_dim: int,
-                 heads: int = 1, pe_scale: float = 0.1, dropout: float = 0.1):
+    def __init__(self, dims: tuple[int, ...], head: TRXHeadConfig, heads: int = 1):
         super().__init__()
-        if proj_dim % heads:
-            raise ValueError(f"proj_dim {proj_dim} is not divisible by heads {heads}")
+        if head.proj_dim % heads:
+            raise ValueError(f"proj_dim {head.proj_dim} is not divisible by heads {heads}")
         self.dims = tuple(dims)
-        self.heads = nn.ModuleList(
-            CrossTransformerHead(d, seq_len, cardinalities, proj_dim // heads, pe_scale, dropout)
-            for d in dims for _ in range(heads))
+        self.heads = nn.ModuleList(CrossTransformerHead(feature_dim=d, head=head, proj_dim=head.proj_dim // heads)
+                                   for d in dims for _ in range(heads))
         self.n_heads = heads
 
     def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
@@ -287,8 +273,42 @@ class SKPSOutputs:
 
 class SKPSNetModel(nn.Module):
     """SKPS-Net: global branch, spatio-temporal relation, key patch selection, key-patch branch, heads.
+    Paper values are the defaults.
 
-    Args: see `vadbench.models.skps_net.SKPSNet` (every switch is documented there).
+    Backbones:
+        backbone, backbone_weights: global ResNet (`resnet50`, ImageNet weights from a local file;
+            None = random init, recorded as `backbone: random_init`). Nothing is downloaded.
+        local_backbone, local_backbone_weights: key-patch ResNet (default: same arch as `backbone`).
+        selection_layer: feature map driving the selection (`layer4`, the last map; `layer3` for tiny
+            frames, twice the resolution).
+    Key patch (sec. 2.3, Table 4):
+        use_patch: the key-patch branch (False = the TRX baseline of Table 3).
+        patch_size: P x P patch in pixels (128 at 224 px frames).
+        patch_input_size: side of the image the key-patch ResNet gets; None = P (the paper). Larger
+            values resample the same window on a finer grid (a zoom; not in the paper).
+        global_input_size: frame height the global ResNet gets (None = the input frames, the paper);
+            smaller values downscale its input while the key patch is cut from the full frame
+            (the paper's "patch out of the original frame" read as a higher-resolution source).
+        patch_mode: `selected` (the module), `central` or `random` (Table 4's alternatives).
+        weighting, temperature: how map values become the shift-vector weights u_i (eq. 4):
+            `raw` values (the paper's eq. 4, clamped by eq. 5), `sum` (ReLU, sum-normalised) or
+            `softmax` over the grid (values / temperature).
+    Relation (sec. 2.2, Table 3):
+        use_relation, relation_temporal, relation_motion: the module and its two submodules;
+        relation_kernel_3d: K2's kernel (3 x 3 x 3 in the journal).
+    Refined loss (sec. 2.4, Table 3; the loss itself is `SKPSLoss`):
+        refined_loss: multi-head subspace cross-transformer + Hausdorff term (False = one TRX head
+            on the concatenated features).
+        heads_per_subspace: key/value sets per subspace (1: eq. 7's one set each).
+        hausdorff_reduction: `mean` over frames per direction, or `sum` (HyRSM's code).
+        eval_logits: logits for accuracy: `cross_transformer` or `cross_transformer+temporal`.
+    Training tricks (journal sec. 3.5 and its table):
+        stop_gradient: no gradient from the selection branch into the global feature map.
+        random_map_prob: probability that a training video's patch is chosen from a random map (0.5).
+        extra_trm: extra TRX heads on the global and the local features; loss = mean of three (eq. 12).
+    TRX heads: head (`TRXHeadConfig`: seq_len 8, cardinalities [2, 3], proj_dim 1152, pe_scale,
+        dropout 0.1), shared by every cross-transformer here; `head.seq_len` is also the T of the
+        temporal relation module.
     """
 
     def __init__(
@@ -298,61 +318,77 @@ class SKPSNetModel(nn.Module):
         local_backbone: str | None = None,
         local_backbone_weights: str | None = None,
         selection_layer: SelectionLayer = "layer4",
-        seq_len: int = 8,
+        use_patch: bool = True,
         patch_size: int = 128,
         patch_input_size: int | None = None,
         global_input_size: int | None = None,
-        use_patch: bool = True,
         patch_mode: PatchMode = "selected",
+        weighting: Weighting = "raw",
+        temperature: float = 1.0,
         use_relation: bool = True,
         relation_temporal: bool = True,
         relation_motion: bool = True,
         relation_kernel_3d: int = 3,
-        weighting: Weighting = "raw",
-        temperature: float = 1.0,
-        stop_gradient: bool = True,
-        random_map_prob: float = 0.5,
         refined_loss: bool = True,
         heads_per_subspace: int = 1,
         hausdorff_reduction: Literal["mean", "sum"] = "mean",
-        extra_trm: bool = True,
         eval_logits: Literal["cross_transformer", "cross_transformer+temporal"] = "cross_transformer",
-        cardinalities: tuple[int, ...] = (2, 3),
-        proj_dim: int = 1152,
-        pe_scale: float = 0.1,
-        dropout: float = 0.1,
+        stop_gradient: bool = True,
+        random_map_prob: float = 0.5,
+        extra_trm: bool = True,
+        head: TRXHeadConfig = TRXHeadConfig(),
     ):
         super().__init__()
         if patch_mode not in ("selected", "central", "random"):
             raise ValueError(f"unknown patch_mode {patch_mode!r}; expected selected, central or random")
         if not 0.0 <= random_map_prob <= 1.0:
             raise ValueError(f"random_map_prob must be in [0, 1], got {random_map_prob}")
-        self.seq_len, self.patch_size, self.use_patch, self.patch_mode = seq_len, patch_size, use_patch, patch_mode
+        self.backbone_names = (backbone, local_backbone or backbone)
+        self.backbone_weights = (backbone_weights, local_backbone_weights)
+        self.seq_len, self.patch_size, self.use_patch, self.patch_mode = head.seq_len, patch_size, use_patch, patch_mode
         self.patch_input_size, self.global_input_size = patch_input_size, global_input_size
         self.weighting, self.temperature = weighting, temperature
         self.stop_gradient, self.random_map_prob = stop_gradient, random_map_prob
+        self.use_relation, self.extra_trm_requested = use_relation, extra_trm
         self.refined_loss, self.hausdorff_reduction, self.eval_logits = refined_loss, hausdorff_reduction, eval_logits
-        self.global_net = ResNetTrunk(backbone, backbone_weights, selection_layer)
+        self.global_net = ResNetTrunk(name=backbone, weights=backbone_weights, map_layer=selection_layer)
         self.global_dim = self.global_net.dim
         self.relation = None
         self.local_net = None
         self.local_dim = 0
         if use_patch:
             if use_relation and (relation_temporal or relation_motion):
-                self.relation = LongShortRelation(self.global_net.map_channels, seq_len, relation_temporal,
-                                                  relation_motion, relation_kernel_3d)
-            self.local_net = ResNetTrunk(local_backbone or backbone, local_backbone_weights)
+                self.relation = LongShortRelation(channels=self.global_net.map_channels, seq_len=head.seq_len,
+                                                  temporal=relation_temporal, motion=relation_motion,
+                                                  kernel_3d=relation_kernel_3d)
+            self.local_net = ResNetTrunk(name=local_backbone or backbone, weights=local_backbone_weights)
             self.local_dim = self.local_net.dim
         dims = (self.global_dim, self.local_dim) if use_patch else (self.global_dim,)
-        head_args = (seq_len, tuple(cardinalities), proj_dim)
         if refined_loss:
-            self.final_head = SubspaceCrossTransformer(dims, *head_args, heads_per_subspace, pe_scale, dropout)
+            self.final_head = SubspaceCrossTransformer(dims=dims, head=head, heads=heads_per_subspace)
         else:
-            self.final_head = CrossTransformerHead(sum(dims), *head_args, pe_scale, dropout)
+            self.final_head = CrossTransformerHead(feature_dim=sum(dims), head=head)
         self.extra_trm = extra_trm and use_patch
         if self.extra_trm:
-            self.global_head = CrossTransformerHead(self.global_dim, *head_args, pe_scale, dropout)
-            self.local_head = CrossTransformerHead(self.local_dim, *head_args, pe_scale, dropout)
+            self.global_head = CrossTransformerHead(feature_dim=self.global_dim, head=head)
+            self.local_head = CrossTransformerHead(feature_dim=self.local_dim, head=head)
+
+    def backbones(self) -> list[nn.Module]:
+        """The CNNs (`train_backbone: false` freezes them)."""
+        return [self.global_net] + ([self.local_net] if self.local_net is not None else [])
+
+    def logits(self, outputs: SKPSOutputs) -> torch.Tensor:
+        """The logits used for accuracy (`eval_logits`)."""
+        return outputs.eval
+
+    def result_metadata(self) -> dict:
+        return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
+                "backbone_arch": self.backbone_names[0], "local_backbone_arch": self.backbone_names[1],
+                "backbone_weights": self.backbone_weights[0], "local_backbone_weights": self.backbone_weights[1],
+                "use_patch": self.use_patch, "patch_mode": self.patch_mode, "patch_size": self.patch_size,
+                "weighting": self.weighting, "use_relation": self.use_relation, "refined_loss": self.refined_loss,
+                "stop_gradient": self.stop_gradient, "random_map_prob": self.random_map_prob,
+                "extra_trm": self.extra_trm_requested}
 
     @property
     def feature_dim(self) -> int:
@@ -421,10 +457,7 @@ class SKPSNetModel(nn.Module):
     def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                 way: int) -> SKPSOutputs:
         """Episode logits from frame features: support (S, T, D), labels (S,) in [0, C), query (Q, T, D)."""
-        counts = torch.bincount(support_labels, minlength=way)
-        if counts.numel() != way or bool((counts != counts[0]).any()) or int(counts[0]) == 0:
-            raise ValueError(f"SKPS-Net needs the same number of shots for each of the {way} classes; "
-                             f"got counts {counts.tolist()}")
+        check_shots(support_labels, way, "SKPS-Net")
         support = support[torch.argsort(support_labels, stable=True)]  # class-major
         final = self.final_head(support, query, way)
         temporal = None

@@ -2,7 +2,8 @@
 
 from vadbench.models.fewshot_base import EmbeddingCache, FewShotModule
 from vadbench.models.trx.lightning_model import TRX
-from vadbench.models.trx.loss import trx_loss
-from vadbench.models.trx.torch_model import TemporalCrossTransformer, TRXModel, build_resnet
+from vadbench.models.trx.loss import TRXLoss, trx_loss
+from vadbench.models.trx.torch_model import CrossTransformerHead, TemporalCrossTransformer, TRXHeadConfig, TRXModel
 
-__all__ = ["EmbeddingCache", "FewShotModule", "TRX", "TRXModel", "TemporalCrossTransformer", "build_resnet", "trx_loss"]
+__all__ = ["CrossTransformerHead", "EmbeddingCache", "FewShotModule", "TRX", "TRXHeadConfig", "TRXLoss", "TRXModel",
+           "TemporalCrossTransformer", "trx_loss"]

@@ -6,6 +6,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def trx_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: Literal["sum", "mean"] = "sum") -> torch.Tensor:
@@ -16,3 +17,21 @@ def trx_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: Literal["sum
     logits: (Q, C); labels: (Q,).
     """
     return F.cross_entropy(logits, labels, reduction=reduction)
+
+
+class TRXLoss(nn.Module):
+    """TRX's loss as a part the LightningModule receives: `(logits, labels) -> (loss, {"loss": loss})`.
+
+    Args:
+        reduction: `sum` over the queries (the official code) or `mean`.
+    """
+
+    def __init__(self, reduction: Literal["sum", "mean"] = "sum"):
+        super().__init__()
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"TRXLoss: unknown reduction {reduction!r}; expected sum or mean")
+        self.reduction = reduction
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss = trx_loss(logits, labels, self.reduction)
+        return loss, {"loss": loss}

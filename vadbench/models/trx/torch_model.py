@@ -9,72 +9,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-import torchvision
 from torch import nn
 
-RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet_tiny")
-
-
-class TinyResNet(torchvision.models.ResNet):
-    """`resnet_tiny`: one BasicBlock per stage, widths 16-32-64-128 (0.3M parameters, about 1/20 of
-    ResNet-18's multiply-adds). Not a paper backbone: it lets the synthetic configs learn on a CPU.
-    Same attribute names as torchvision's ResNets (conv1 ... layer4, avgpool, fc)."""
-
-    def __init__(self, widths: tuple[int, int, int, int] = (16, 32, 64, 128)):
-        super().__init__(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])
-        block = torchvision.models.resnet.BasicBlock
-        self.inplanes = widths[0]
-        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(widths[0])
-        self.layer1 = self._make_layer(block, widths[0], 1)
-        self.layer2 = self._make_layer(block, widths[1], 1, stride=2)
-        self.layer3 = self._make_layer(block, widths[2], 1, stride=2)
-        self.layer4 = self._make_layer(block, widths[3], 1, stride=2)
-        self.fc = nn.Linear(widths[3], 1000)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-
-class BackboneWeightsError(ValueError):
-    """A backbone weight file that cannot be loaded into the chosen network."""
-
-
-def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn.Module, int, bool]:
-    """A torchvision ResNet without its classifier: `(B, 3, H, W) -> (B, D)`.
-
-    Weights come only from the local file `weights` (a torchvision state dict, optionally under
-    "state_dict"; `fc.*` entries are ignored); nothing is downloaded. Returns
-    (network, feature dim D, whether weights were loaded).
-    """
-    if name not in RESNETS:
-        raise ValueError(f"unknown backbone {name!r}; expected one of {RESNETS}")
-    net = TinyResNet() if name == "resnet_tiny" else getattr(torchvision.models, name)(weights=None)
-    dim = net.fc.in_features
-    loaded = False
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise BackboneWeightsError(f"backbone weight file {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
-        try:
-            missing, unexpected = net.load_state_dict(state, strict=False)
-        except RuntimeError as err:  # shape mismatches
-            raise BackboneWeightsError(f"backbone weight file {path} does not fit torchvision {name}: {err}") from err
-        missing = [k for k in missing if not k.startswith("fc.")]
-        if missing or unexpected:
-            raise BackboneWeightsError(f"backbone weight file {path} does not fit torchvision {name}: "
-                                       f"missing {missing[:5]}, unexpected {unexpected[:5]}")
-        loaded = True
-    net.fc = nn.Identity()
-    return net, dim, loaded
+from vadbench.models.components.backbones import build_resnet
 
 
 class PositionalEncoding(nn.Module):
@@ -146,28 +86,82 @@ class TemporalCrossTransformer(nn.Module):
         return -distance
 
 
+def average_over_cardinalities(transformers: nn.ModuleList, support: torch.Tensor, query: torch.Tensor,
+                               way: int) -> torch.Tensor:
+    """TRX: the logits (Q, C) of the cross-transformers (one per cardinality) are averaged."""
+    return torch.stack([t(support, query, way) for t in transformers], dim=-1).mean(dim=-1)
+
+
+@dataclass(frozen=True)
+class TRXHeadConfig:
+    """Settings of TRX's cross-transformer head, the one place TRX and SKPS-Net's heads read them.
+
+    Args:
+        seq_len: frames per video T (8; linked from `data.init_args.seq_len` on the command line).
+        cardinalities: tuple sizes, one cross-transformer each ([2, 3]; [1] is a frame-level variant).
+        proj_dim: key/value dim P (1152).
+        pe_scale, dropout: positional-encoding scale (0.1) and dropout (0.1).
+    """
+
+    seq_len: int = 8
+    cardinalities: tuple[int, ...] = (2, 3)
+    proj_dim: int = 1152
+    pe_scale: float = 0.1
+    dropout: float = 0.1
+
+    def __post_init__(self):
+        if not self.cardinalities:
+            raise ValueError("TRX needs at least one tuple cardinality (head.cardinalities is empty)")
+
+    def transformers(self, feature_dim: int, proj_dim: int | None = None) -> nn.ModuleList:
+        """One `TemporalCrossTransformer` per cardinality over `feature_dim` features (`proj_dim`
+        overrides P, e.g. P / heads for SKPS-Net's multi-head subspaces)."""
+        return nn.ModuleList(
+            TemporalCrossTransformer(feature_dim=feature_dim, seq_len=self.seq_len, cardinality=c,
+                                     proj_dim=proj_dim or self.proj_dim, pe_scale=self.pe_scale, dropout=self.dropout)
+            for c in self.cardinalities)
+
+
+class CrossTransformerHead(nn.Module):
+    """TRX cross-transformers over one feature space, one per cardinality; logits averaged."""
+
+    def __init__(self, feature_dim: int, head: TRXHeadConfig, proj_dim: int | None = None):
+        super().__init__()
+        self.transformers = head.transformers(feature_dim=feature_dim, proj_dim=proj_dim)
+
+    def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
+        return average_over_cardinalities(self.transformers, support, query, way)
+
+
+def check_shots(support_labels: torch.Tensor, way: int, model: str) -> None:
+    """Every one of the `way` classes has the same, non-zero number of support videos."""
+    counts = torch.bincount(support_labels, minlength=way)
+    if counts.numel() != way or bool((counts != counts[0]).any()) or int(counts[0]) == 0:
+        raise ValueError(f"{model} needs the same number of shots for each of the {way} classes; "
+                         f"got counts {counts.tolist()}")
+
+
 class TRXModel(nn.Module):
     """Backbone + cross-transformers; `embed` frames once, `forward` classifies queries of an episode.
 
     Args:
         backbone: torchvision ResNet name (resnet50 in the paper; resnet18 for CPU/synthetic runs).
-        backbone_weights: local weight file (ImageNet in the paper); None = random init.
-        seq_len: frames per video T.
-        cardinalities: tuple sizes, one cross-transformer each ({2, 3} in the paper).
-        proj_dim: key/value dim P (1152).
-        pe_scale, dropout: positional-encoding scale (0.1) and dropout (0.1).
+        backbone_weights: local weight file (ImageNet in the paper); None = random init, recorded as
+            `backbone: random_init` in the result file. Nothing is downloaded.
+        head: the cross-transformer settings (`TRXHeadConfig`: seq_len, cardinalities, proj_dim, ...).
     """
 
-    def __init__(self, backbone: str = "resnet50", backbone_weights: str | None = None, seq_len: int = 8,
-                 cardinalities: tuple[int, ...] = (2, 3), proj_dim: int = 1152, pe_scale: float = 0.1,
-                 dropout: float = 0.1):
+    def __init__(self, backbone: str = "resnet50", backbone_weights: str | None = None,
+                 head: TRXHeadConfig = TRXHeadConfig()):
         super().__init__()
-        if not cardinalities:
-            raise ValueError("TRX needs at least one tuple cardinality")
+        self.backbone_name, self.backbone_weights = backbone, backbone_weights
         self.backbone, self.feature_dim, self.backbone_loaded = build_resnet(backbone, backbone_weights)
-        self.seq_len = seq_len
-        self.transformers = nn.ModuleList(
-            TemporalCrossTransformer(self.feature_dim, seq_len, c, proj_dim, pe_scale, dropout) for c in cardinalities)
+        self.seq_len, self.cardinalities = head.seq_len, list(head.cardinalities)
+        self.transformers = head.transformers(feature_dim=self.feature_dim)
+
+    def backbones(self) -> list[nn.Module]:
+        """The CNNs (`train_backbone: false` freezes them)."""
+        return [self.backbone]
 
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, H, W) -> per-frame features (B, T, D)."""
@@ -177,11 +171,15 @@ class TRXModel(nn.Module):
     def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                 way: int) -> torch.Tensor:
         """Logits (Q, C) from frame features: support (S, T, D), labels (S,) in [0, C), query (Q, T, D)."""
-        counts = torch.bincount(support_labels, minlength=way)
-        if counts.numel() != way or bool((counts != counts[0]).any()) or int(counts[0]) == 0:
-            raise ValueError(f"TRX needs the same number of shots for each of the {way} classes; "
-                             f"got counts {counts.tolist()}")
+        check_shots(support_labels, way, "TRX")
         order = torch.argsort(support_labels, stable=True)  # class-major
-        support = support[order]
-        # TRX: the cardinalities' logits are averaged
-        return torch.stack([t(support, query, way) for t in self.transformers], dim=-1).mean(dim=-1)
+        return average_over_cardinalities(self.transformers, support[order], query, way)
+
+    def logits(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The logits used for accuracy (`forward` returns them)."""
+        return outputs
+
+    def result_metadata(self) -> dict:
+        return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
+                "backbone_arch": self.backbone_name, "backbone_weights": self.backbone_weights,
+                "cardinalities": self.cardinalities}

@@ -1,0 +1,52 @@
+"""Frame backbones shared by the few-shot models (TRX, SKPS-Net): torchvision ResNets without their
+classifier, weights only from a local file (`components.weights.load_weights`), and `resnet_tiny`
+for CPU runs on the synthetic videos."""
+
+from __future__ import annotations
+
+import torchvision
+from torch import nn
+
+from vadbench.models.components.weights import load_weights
+
+RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet_tiny")
+
+
+class TinyResNet(torchvision.models.ResNet):
+    """`resnet_tiny`: one BasicBlock per stage, widths 16-32-64-128 (0.3M parameters, about 1/20 of
+    ResNet-18's multiply-adds). Not a paper backbone: it lets the synthetic configs learn on a CPU.
+    Same attribute names as torchvision's ResNets (conv1 ... layer4, avgpool, fc)."""
+
+    def __init__(self, widths: tuple[int, int, int, int] = (16, 32, 64, 128)):
+        super().__init__(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])
+        block = torchvision.models.resnet.BasicBlock
+        self.inplanes = widths[0]
+        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.layer1 = self._make_layer(block, widths[0], 1)
+        self.layer2 = self._make_layer(block, widths[1], 1, stride=2)
+        self.layer3 = self._make_layer(block, widths[2], 1, stride=2)
+        self.layer4 = self._make_layer(block, widths[3], 1, stride=2)
+        self.fc = nn.Linear(widths[3], 1000)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
+def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn.Module, int, bool]:
+    """A torchvision ResNet without its classifier: `(B, 3, H, W) -> (B, D)`.
+
+    Weights come only from the local file `weights` (a torchvision state dict, optionally under
+    "state_dict", optionally with a `module.` prefix; `fc.*` entries are ignored); nothing is
+    downloaded. Returns (network, feature dim D, whether weights were loaded).
+    """
+    if name not in RESNETS:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {RESNETS}")
+    net = TinyResNet() if name == "resnet_tiny" else getattr(torchvision.models, name)(weights=None)
+    dim = net.fc.in_features
+    loaded = False
+    if weights is not None:
+        load_weights(net, weights, drop=("fc.",), allow_unexpected=False, name=f"torchvision {name}")
+        loaded = True
+    net.fc = nn.Identity()
+    return net, dim, loaded
