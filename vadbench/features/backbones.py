@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.errors import VadbenchError
+
 BACKBONES = ("i3d_r50", "inception_i3d", "r3d_18", "mc3_18", "r2plus1d_18", "tiny3d")
 # Normalisation each backbone was trained with (the extractor's default).
 DEFAULT_NORMALISATION = {"i3d_r50": "i3d", "inception_i3d": "i3d", "r3d_18": "kinetics", "mc3_18": "kinetics",
@@ -37,7 +39,7 @@ HEAD_PREFIXES = ("fc.", "logits.")
 WRAPPER_PREFIXES = ("module.", "backbone.", "model.", "net.")
 
 
-class WeightsError(ValueError):
+class WeightsError(VadbenchError, ValueError):
     pass
 
 

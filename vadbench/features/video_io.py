@@ -20,12 +20,14 @@ from typing import Iterator
 
 import numpy as np
 
+from vadbench.errors import VadbenchError
+
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 LAYOUTS = ("flat", "ucsd_ped2")
 
 
-class DecodeError(RuntimeError):
+class DecodeError(VadbenchError, RuntimeError):
     pass
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import lightning as L
 from torch.utils.data import DataLoader
 
+from vadbench.errors import VadbenchError
+
 from vadbench.data.episodic.dataset import ClipLoader, ClipRecord, EpisodeDataset, identity_collate
 from vadbench.data.episodic.sampling import TrainSampling
 from vadbench.data.episodic.splits import (LAYOUTS, VIDEO_EXTENSIONS, VideoEntry, manifest_split,
@@ -33,7 +35,7 @@ log = logging.getLogger("vadbench")
 DATASETS = (*LAYOUTS, "synthetic")
 
 
-class MissingVideosError(FileNotFoundError):
+class MissingVideosError(VadbenchError, FileNotFoundError):
     """Listed videos that are not under the data root."""
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from vadbench.errors import VadbenchError
 
-class StageCheckpointError(ValueError):
+
+class StageCheckpointError(VadbenchError, ValueError):
     pass
 
 

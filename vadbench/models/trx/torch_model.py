@@ -16,6 +16,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from vadbench.errors import VadbenchError
+
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet_tiny")
 
 
@@ -40,7 +42,7 @@ class TinyResNet(torchvision.models.ResNet):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
 
-class BackboneWeightsError(ValueError):
+class BackboneWeightsError(VadbenchError, ValueError):
     """A backbone weight file that cannot be loaded into the chosen network."""
 
 
