@@ -37,7 +37,15 @@ class MILAnomalyModule(L.LightningModule):
         return torch.optim.Adam(params, lr=1e-3, weight_decay=5e-4)
 
     # ---------------------------------------------------------------- evaluation
+    def _frames_per_snippet_from(self, batch: MILBatch) -> None:
+        """Frames per snippet is a data fact carried by the batch (sidecar/data config): use it."""
+        f = getattr(batch, "frames_per_snippet", None)
+        if f is not None and f != self.frames_per_snippet:
+            self.frames_per_snippet = self.val_frame_metrics.frames_per_snippet = f
+            self.test_metrics.frames_per_snippet = f
+
     def validation_step(self, batch: MILBatch, batch_idx: int) -> None:
+        self._frames_per_snippet_from(batch)
         scores = self.snippet_scores(batch)
         if batch.frame_labels is not None:  # oracle protocol: validating on the test set
             self.val_frame_metrics.update(scores, batch.frame_labels, batch.mask, batch.video_index)
@@ -55,6 +63,7 @@ class MILAnomalyModule(L.LightningModule):
             self.val_video_auc.reset()
 
     def test_step(self, batch: MILBatch, batch_idx: int) -> None:
+        self._frames_per_snippet_from(batch)
         self.test_metrics.update(self.snippet_scores(batch), batch.frame_labels, batch.mask, batch.video_index)
 
     def on_test_epoch_end(self) -> None:

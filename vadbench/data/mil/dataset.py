@@ -95,6 +95,7 @@ class FullVideoDataset(Dataset):
         if self.ground_truth is not None:
             item["frame_labels"] = torch.from_numpy(
                 self.ground_truth.frame_labels(v.name, feats.shape[0], self.frames_per_snippet))
+            item["frames_per_snippet"] = self.frames_per_snippet
         return item
 
 
@@ -121,6 +122,7 @@ def collate_videos(items: list[dict]) -> MILBatch:
         video_index=torch.tensor([it["index"] for it in items], dtype=torch.long),
         frame_labels=frame_labels,
         patches={k: _pad_stack([it["patches"][k] for it in items]) for k in items[0]["patches"]},
+        frames_per_snippet=items[0].get("frames_per_snippet"),
     )
 
 
