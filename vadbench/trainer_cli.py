@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -9,14 +10,14 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
-from vadbench.data.mil.annotations import GroundTruthError
-from vadbench.data.mil.features import FeatureFileError
+from vadbench.errors import VadbenchError
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
+from vadbench.runs import RNGStateCallback, check_checkpoint, make_run_dir
 
 # Bad input raises these with a message naming the file and the expectation; shown without a
-# traceback (set VADBENCH_DEBUG=1 for one).
-USER_ERRORS = (FileNotFoundError, FileExistsError, FeatureFileError, GroundTruthError)
+# traceback (set VADBENCH_DEBUG=1 for one). Every vadbench error class derives from VadbenchError.
+USER_ERRORS = (VadbenchError, FileNotFoundError, FileExistsError)
 
 
 class VadbenchCLI(LightningCLI):
@@ -26,6 +27,11 @@ class VadbenchCLI(LightningCLI):
     - `--setting`: the tag of this run in result files and leaderboards (an ablation, "5w1s", ...).
     - `--run_test` (fit only): after fitting, test the selected weights (the last ones, or the best on
       validation when the datamodule has a validation split) and write the result JSON.
+    - One run, one folder: `trainer.default_root_dir` is the base of a new folder per run
+      (`<root>/<model>/<dataset>/<setting>/seed<k>-<unique>`, see `vadbench.runs`); checkpoints go
+      to its `checkpoints/` unless `--checkpoint.dirpath` is given.
+    - Exact resume: checkpoints carry the RNG states and the training loader's position.
+    - A `--ckpt_path` is checked (readable Lightning checkpoint) before anything runs.
     """
 
     def __init__(self, *args, **kwargs):
@@ -43,6 +49,31 @@ class VadbenchCLI(LightningCLI):
         parser.add_argument("--results_dir", type=str, default="results", help="where result JSON files go")
         parser.add_argument("--setting", type=str, default="default", help="run tag in result files")
         parser.add_argument("--run_test", type=bool, default=True, help="fit: test the selected weights afterwards")
+
+    # -------------------------------------------------------------- run folder, checks
+    def before_instantiate_classes(self) -> None:
+        sub = self._sub_config()
+        if sub is None or self.subcommand is None:
+            return
+        if sub.get("ckpt_path"):
+            check_checkpoint(sub.ckpt_path)
+        model_path = str(sub.get("model", {}).get("class_path", "model") if hasattr(sub.get("model"), "get") else "model")
+        model = model_path.rsplit(".", 2)[-2] if model_path.count(".") >= 2 else model_path.rsplit(".", 1)[-1]
+        data = sub.get("data")
+        dataset = "data"
+        if data is not None and hasattr(data, "get"):
+            init = data.get("init_args")
+            dataset = str((init.get("dataset") if init is not None and hasattr(init, "get") else None) or "data")
+        root = sub.trainer.get("default_root_dir") or "runs"
+        run_dir = make_run_dir(root, model, dataset, sub.get("setting", "default"), sub.get("seed_everything"),
+                               self.subcommand)
+        sub.trainer.default_root_dir = str(run_dir)
+        if "checkpoint" in sub and sub.checkpoint.get("dirpath") is None:
+            sub.checkpoint.dirpath = str(run_dir / "checkpoints")
+        self.run_dir = run_dir
+
+    def _instantiate_trainer(self, config, callbacks):
+        return super()._instantiate_trainer(config, [*callbacks, RNGStateCallback()])
 
     # -------------------------------------------------------------- results
     def _sub_config(self):
@@ -75,8 +106,9 @@ class VadbenchCLI(LightningCLI):
             config=yaml.safe_load(config),
             setting=sub.get("setting", "default"),
             data_fingerprint=data_meta.get("data_fingerprint"),
-            ckpt_path=str(ckpt_path) if ckpt_path else None,
-            extras={**data_meta.get("extras", {}), **model_meta},
+            ckpt_path=_absolute(ckpt_path),
+            extras={**data_meta.get("extras", {}), **model_meta,
+                    **({"run_dir": str(self.run_dir)} if getattr(self, "run_dir", None) else {})},
         )
         path = write_record(sub.get("results_dir", "results"), record)
         print(f"vadbench: result written to {path}")
@@ -102,6 +134,14 @@ class VadbenchCLI(LightningCLI):
             ckpt = cb.last_model_path
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
         self._write_result(ckpt)
+
+
+def _absolute(path) -> str | None:
+    """Checkpoint paths in result files are absolute (Lightning's own names like "last" are kept)."""
+    if not path:
+        return None
+    p = Path(str(path)).expanduser()
+    return os.path.abspath(p) if (p.suffix or p.exists()) else str(path)
 
 
 def _has_omegaconf() -> bool:
