@@ -60,8 +60,12 @@ class ResumableDataLoader(DataLoader):
     _batches_done = 0
     _skip_batches = 0
 
+    _skip_epoch = None
+
     def __iter__(self):
         skip, self._skip_batches = self._skip_batches, 0
+        if skip and self._skip_epoch is not None and getattr(self.sampler, "epoch", 0) != self._skip_epoch:
+            skip = 0  # the saved position belongs to an epoch that is not the one starting now
         self._batches_done = skip
         if skip and hasattr(self.sampler, "skip"):
             self.sampler.skip = skip * (self.batch_size or 1)
@@ -79,4 +83,7 @@ class ResumableDataLoader(DataLoader):
         return {"epoch": int(epoch), "batches_done": int(self._batches_done)}
 
     def load_state_dict(self, state: dict) -> None:
-        self._skip_batches = int(state.get("batches_done", 0))
+        done = int(state.get("batches_done", 0))
+        # a checkpoint written after the last batch of an epoch: the next epoch starts from its beginning
+        self._skip_batches = done if done < len(self) else 0
+        self._skip_epoch = state.get("epoch")
