@@ -51,6 +51,13 @@ class VadbenchCLI(LightningCLI):
         parser.add_argument("--run_test", type=bool, default=True, help="fit: test the selected weights afterwards")
 
     # -------------------------------------------------------------- run folder, checks
+    def _parse_ckpt_path(self):
+        """Lightning reads the checkpoint's hyper-parameters here, first: check the file before."""
+        verb = self.config.get("subcommand")
+        if verb and self.config[verb].get("ckpt_path"):
+            check_checkpoint(self.config[verb].ckpt_path)
+        return super()._parse_ckpt_path()
+
     def before_instantiate_classes(self) -> None:
         sub = self._sub_config()
         if sub is None or self.subcommand is None:
