@@ -243,9 +243,13 @@ class MILFeatureDataModule(L.LightningDataModule):
             try:
                 path = self._resolve(e.name, self.feature_suffix)
                 head = read_header(path, self._feature_dim)
+                num_frames = None
                 if check:
                     scan_finite(path)
-                    self.facts.add(path, read_sidecar(path))
+                    meta = read_sidecar(path)
+                    self.facts.add(path, meta)
+                    if meta is not None and isinstance(meta.get("video", {}).get("frames"), int):
+                        num_frames = meta["video"]["frames"]
                 patch_paths = {}
                 for scale in self.patch_scales:
                     pp = self._resolve(e.name, f"_{scale}{self.feature_suffix}")
@@ -263,7 +267,7 @@ class MILFeatureDataModule(L.LightningDataModule):
                 missing.append(str(err))
                 continue
             dims.add(head.dim)
-            records.append(VideoRecord(e.name, e.label, path, head.num_snippets, patch_paths))
+            records.append(VideoRecord(e.name, e.label, path, head.num_snippets, patch_paths, num_frames))
         if missing:
             shown = "\n  ".join(missing[:20])
             more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
