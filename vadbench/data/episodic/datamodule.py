@@ -22,7 +22,7 @@ from pathlib import Path
 import lightning as L
 from torch.utils.data import DataLoader
 
-from vadbench.errors import VadbenchError
+from vadbench.errors import ConfigError, DataError, VadbenchError
 
 from vadbench.data.episodic.dataset import ClipLoader, ClipRecord, EpisodeDataset, identity_collate
 from vadbench.data.episodic.sampling import TrainSampling
@@ -109,7 +109,7 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         super().__init__()
         for name in (dataset, test_dataset or dataset):
             if name not in DATASETS:
-                raise ValueError(f"unknown few-shot dataset {name!r}; expected one of {DATASETS}")
+                raise ConfigError(f"unknown few-shot dataset {name!r}; expected one of {DATASETS}")
         self.dataset_id, self.root, self.split_dir = dataset, root, split_dir
         self.test_dataset_id = test_dataset or dataset
         self.test_root = test_root if test_dataset else (test_root or root)
@@ -136,7 +136,7 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         defaults = SyntheticVideoConfig()
         unknown = sorted(set(opts) - set(vars(defaults)))
         if unknown:
-            raise ValueError(f"unknown synthetic video options {unknown}; known: {sorted(vars(defaults))}")
+            raise ConfigError(f"unknown synthetic video options {unknown}; known: {sorted(vars(defaults))}")
         # values given on the command line arrive as strings: cast them to the field's type
         return SyntheticVideoConfig(**{k: type(getattr(defaults, k))(v) if isinstance(v, str) else v
                                        for k, v in opts.items()})
@@ -149,8 +149,9 @@ class EpisodicVideoDataModule(L.LightningDataModule):
             return Path(root).expanduser()
         if dataset == "synthetic":
             return default_synthetic_root(self._synthetic_cfg())
-        raise ValueError(f"dataset {dataset!r} needs `data.init_args.root` (test data: `test_root`): the folder "
-                         f"holding its videos (see data_manifests/{dataset}/manifest.yaml)")
+        raise ConfigError(f"dataset {dataset!r} has no data root: set --data.init_args.root DIR (test data: "
+                          f"--data.init_args.test_root), the folder holding its videos (see "
+                          f"data_manifests/{dataset}/manifest.yaml)")
 
     @property
     def data_source(self) -> str:
@@ -177,7 +178,8 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         layout = self._layout(dataset)
         entries = self._entries(dataset, root, split_dir, split)
         if not entries:
-            raise ValueError(f"{dataset} split {split!r} lists no videos")
+            raise DataError(f"{dataset} split {split!r} lists no videos"
+                            + (f" ({split_dir})" if split_dir is not None else f" (root {root})"))
         index = index_video_files(root, layout)
         classes = sorted({e.class_name for e in entries})
         class_index = {c: i for i, c in enumerate(classes)}
