@@ -62,8 +62,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if verb.replace("_", "-") in _verbs():
+        from vadbench.errors import VadbenchError, debug_enabled, print_error
+
         module = importlib.import_module(f"vadbench.commands.{verb}")
-        return int(module.main(argv[1:]) or 0)
+        try:
+            return int(module.main(argv[1:]) or 0)
+        except VadbenchError as err:  # one message naming the file, no traceback (VADBENCH_DEBUG=1: raise)
+            if debug_enabled():
+                raise
+            print_error(err)
+            return 2
     print(f"vadbench: unknown verb {verb!r}; trainer verbs: {sorted(TRAINER_VERBS)}, others: {_verbs()}",
           file=sys.stderr)
     return 2

@@ -61,9 +61,7 @@ class VadbenchCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         sub = self._sub_config()
         if sub is None or self.subcommand is None:
-            return
-        if sub.get("ckpt_path"):
-            check_checkpoint(sub.ckpt_path)
+            return  # (a --ckpt_path was checked in _parse_ckpt_path, before Lightning read it)
         model_path = str(sub.get("model", {}).get("class_path", "model") if hasattr(sub.get("model"), "get") else "model")
         model = model_path.rsplit(".", 2)[-2] if model_path.count(".") >= 2 else model_path.rsplit(".", 1)[-1]
         data = sub.get("data")

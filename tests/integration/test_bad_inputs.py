@@ -230,3 +230,8 @@ def test_two_fits_started_together_never_share_a_folder(data, tmp_path):
     w = [torch.load(c, map_location="cpu", weights_only=False)["state_dict"] for c in ckpts]
     assert any(not torch.equal(w[0][k], w[1][k]) for k in w[0])  # two different models, not one shared file
     assert not (tmp_path / "lightning_logs").exists() and not (tmp_path / "runs" / "lightning_logs").exists()
+
+
+def test_resampled_features_are_refused_for_frame_level_ground_truth(data, tmp_path, capsys):
+    _write_sidecars(data, fps=10.0)
+    _fails(capsys, _args(data, tmp_path, "test"), "--fps 10.0", ".npy.json", "misaligned")

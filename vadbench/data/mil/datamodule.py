@@ -288,6 +288,10 @@ class MILFeatureDataModule(L.LightningDataModule):
             if key not in EXTRACTION_KEYS:
                 raise ConfigError(f"data.init_args.extraction: unknown key {key!r}; expected one of {list(EXTRACTION_KEYS)}")
             facts.check_config(f"data.init_args.extraction.{key}", value, key)
+        if facts.settings.get("fps") is not None:
+            raise ConfigError(f"the feature files were extracted at --fps {facts.settings['fps']} (resampled; sidecar "
+                              f"{facts.source}), but the {self.dataset_id} ground truth numbers the source frames, "
+                              f"so frame labels would be misaligned; re-extract at the native frame rate (no --fps)")
         if self._frames_per_snippet is None or self._configured_frames_per_snippet is None:
             self._frames_per_snippet = facts.frames_per_snippet or self._default_frames_per_snippet()
 
