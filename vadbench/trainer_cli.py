@@ -10,7 +10,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
-from vadbench.errors import VadbenchError
+from vadbench.errors import ConfigError, VadbenchError
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
 from vadbench.runs import RNGStateCallback, check_checkpoint, make_run_dir
@@ -171,9 +171,24 @@ def _resolve_config_args(argv: list[str]) -> list[str]:
             out.append(arg)
             i += 1
             continue
-        for part in expand_config(name):
+        for part in _expand_config_checked(name):
             out += ["--config", str(part)]
     return out
+
+
+def _expand_config_checked(name: str) -> list:
+    """`expand_config`, with a malformed YAML file or `compose:` list reported as one ConfigError."""
+    import yaml
+
+    try:
+        return expand_config(name)
+    except yaml.YAMLError as err:
+        where = str(err).replace("\n", " ").strip()
+        raise ConfigError(f"config {name}: not valid YAML ({where})") from err
+    except (FileNotFoundError, VadbenchError):
+        raise
+    except ValueError as err:
+        raise ConfigError(f"config {name}: {err}") from err
 
 
 def run_cli(argv: list[str]) -> VadbenchCLI:
