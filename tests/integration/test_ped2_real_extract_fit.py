@@ -3,9 +3,10 @@
 Uses the complete Ped2 frames and the official ground truth from ../shared/real_data (skipped when
 absent). No pretrained weights exist here: the backbone is the small `tiny3d`, randomly initialised
 from seed 0, so the number is what random 3-D conv features + RTFM give, not a paper number.
-Measured here (one torch thread; RTFM 200 steps, training seeds 0/1/2): frame AUC micro
-0.651 / 0.626 / 0.724 (mean 0.667), macro 0.336 / 0.298 / 0.670 on the 12 test videos: the
-micro AUC is above chance for every seed; the per-video (macro) localisation is not reliable.
+Measured here (one torch thread; RTFM 200 steps, training seeds 0/1/2; the 2010 real test frames
+only, loaders drawing no global RNG): frame AUC micro 0.652 / 0.799 / 0.692 (mean 0.714), macro
+0.388 / 0.817 / 0.420 on the 12 test videos: the micro AUC is above chance for every seed; the
+per-video (macro) localisation is not reliable.
 """
 
 from __future__ import annotations
