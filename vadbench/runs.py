@@ -8,7 +8,7 @@
 - `check_checkpoint`: a `--ckpt_path` that is missing, truncated or not a Lightning checkpoint is
   refused before anything runs.
 - `RNGStateCallback`: checkpoints carry the torch, numpy, python and CUDA RNG states; a resumed run
-  puts them back just before its first training batch, so dropout, RTFM's random top-k exclusion
+  puts them back when training starts, before the first batch, so dropout, RTFM's random top-k exclusion
   and any other global draw continue exactly as in an uninterrupted run. Together with the
   resumable training loader (`vadbench.data.samplers.ResumableDataLoader`: the position in the
   epoch) and Lightning's own loop/optimizer state, a run killed anywhere (mid-epoch or at an epoch
@@ -117,11 +117,12 @@ def _set_rng_state(state: dict) -> None:
 
 
 class RNGStateCallback(Callback):
-    """Saves the global RNG states in every checkpoint; restores them before the first resumed batch.
+    """Saves the global RNG states in every checkpoint; restores them when the resumed training starts.
 
-    Restoring is deferred to the first `on_train_batch_start` so that whatever Lightning does
-    between loading the checkpoint and training (building loaders, a sanity check) cannot shift
-    the streams. Per-rank: each process stores and restores its own states.
+    Restoring is deferred to `on_train_start` (after the checkpoint is loaded, the loaders built
+    and the sanity check run; before the first batch is fetched) so that nothing Lightning does
+    in between can shift the streams. The vadbench loaders have private generators, so iterating
+    them draws nothing from the global RNG. Per-rank: each process stores and restores its own.
     """
 
     def __init__(self):
@@ -138,7 +139,7 @@ class RNGStateCallback(Callback):
         states = state_dict.get("rank_states", {})
         self._pending = states.get(int(os.environ.get("RANK", 0)))
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+    def on_train_start(self, trainer, pl_module) -> None:
         if self._pending is not None:
             _set_rng_state(self._pending)
             self._pending = None

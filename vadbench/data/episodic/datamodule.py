@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from vadbench.errors import ConfigError, DataError, VadbenchError
@@ -29,7 +30,7 @@ from vadbench.data.episodic.sampling import TrainSampling
 from vadbench.data.episodic.splits import (LAYOUTS, VIDEO_EXTENSIONS, VideoEntry, manifest_split,
                                            read_official_split, video_key)
 from vadbench.data.episodic.synthetic import SyntheticVideoConfig, default_synthetic_root, ensure_synthetic_video
-from vadbench.data.samplers import EpochForwardingSampler, eval_sampler_for
+from vadbench.data.samplers import EpochForwardingSampler, ResumableDataLoader, eval_sampler_for
 
 log = logging.getLogger("vadbench")
 DATASETS = (*LAYOUTS, "synthetic")
@@ -261,8 +262,11 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         return self.episodes("test")
 
     def _loader(self, dataset: EpisodeDataset, sampler) -> DataLoader:
-        return DataLoader(dataset, batch_size=None, sampler=sampler, collate_fn=identity_collate,
-                          num_workers=self.num_workers, persistent_workers=False)
+        # resumable (the checkpoint holds the position in the epoch; episodes are a function of
+        # (seed, epoch, index)) and a private generator: iterating draws nothing from the global RNG
+        return ResumableDataLoader(dataset, batch_size=None, sampler=sampler, collate_fn=identity_collate,
+                                   num_workers=self.num_workers, persistent_workers=False,
+                                   generator=torch.Generator().manual_seed(self.seed))
 
     def train_dataloader(self) -> DataLoader:
         ds = self.episodes("train")
