@@ -143,3 +143,26 @@ class RNGStateCallback(Callback):
         if self._pending is not None:
             _set_rng_state(self._pending)
             self._pending = None
+
+
+# Values that exist on both the model and the datamodule and must be equal (written once when the
+# configs link them; checked here in any case, before anything runs).
+SHARED_VALUES = ("feature_dim", "patch_scales", "seq_len")
+
+
+def check_model_data_agree(model, datamodule) -> None:
+    """Refuse a model and a datamodule configured with different shared values, naming both options."""
+    from vadbench.errors import ConfigError
+
+    hparams = getattr(model, "hparams", {}) or {}
+    for key in SHARED_VALUES:
+        if key not in hparams or not hasattr(type(datamodule), key) and key not in vars(datamodule):
+            continue
+        mine = hparams[key]
+        theirs = getattr(datamodule, key)
+        if mine is None or theirs is None:
+            continue
+        norm = (lambda v: list(v) if isinstance(v, (list, tuple)) else v)
+        if norm(mine) != norm(theirs):
+            raise ConfigError(f"model.init_args.{key} is {norm(mine)!r} but data.init_args.{key} is {norm(theirs)!r} "
+                              f"(the data's value, read from the feature files when not set); set both to the same value")

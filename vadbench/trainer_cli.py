@@ -13,7 +13,7 @@ from lightning.pytorch.cli import LightningCLI
 from vadbench.errors import ConfigError, VadbenchError
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
-from vadbench.runs import RNGStateCallback, check_checkpoint, make_run_dir
+from vadbench.runs import RNGStateCallback, check_checkpoint, check_model_data_agree, make_run_dir
 
 # Bad input raises these with a message naming the file and the expectation; shown without a
 # traceback (set VADBENCH_DEBUG=1 for one). Every vadbench error class derives from VadbenchError.
@@ -76,6 +76,12 @@ class VadbenchCLI(LightningCLI):
         if "checkpoint" in sub and sub.checkpoint.get("dirpath") is None:
             sub.checkpoint.dirpath = str(run_dir / "checkpoints")
         self.run_dir = run_dir
+
+    def _check_model_data(self) -> None:
+        if self.datamodule is not None and self.model is not None:
+            check_model_data_agree(self.model, self.datamodule)
+
+    before_fit = before_validate = before_test = before_predict = _check_model_data
 
     def _instantiate_trainer(self, config, callbacks):
         return super()._instantiate_trainer(config, [*callbacks, RNGStateCallback()])

@@ -235,3 +235,10 @@ def test_two_fits_started_together_never_share_a_folder(data, tmp_path):
 def test_resampled_features_are_refused_for_frame_level_ground_truth(data, tmp_path, capsys):
     _write_sidecars(data, fps=10.0)
     _fails(capsys, _args(data, tmp_path, "test"), "--fps 10.0", ".npy.json", "misaligned")
+
+
+def test_model_and_data_feature_dims_disagree(data, tmp_path, capsys):
+    args = [a for a in _args(data, tmp_path, "fit") if not a.startswith("--model.init_args.feature_dim")]
+    _fails(capsys, [*args, "--model.init_args.feature_dim=128"],
+           "model.init_args.feature_dim is 128", "data.init_args.feature_dim is 32")
+    assert _no_checkpoint(tmp_path)
