@@ -77,6 +77,17 @@ class VadbenchCLI(LightningCLI):
             sub.checkpoint.dirpath = str(run_dir / "checkpoints")
         self.run_dir = run_dir
 
+    def instantiate_classes(self) -> None:
+        """jsonargparse wraps an error raised in a model/data constructor (a missing weight file, an
+        unknown dataset) into a long 'Does not validate' message: raise the vadbench error itself."""
+        try:
+            super().instantiate_classes()
+        except Exception as err:
+            cause = _vadbench_cause(err)
+            if cause is None or cause is err:
+                raise
+            raise cause from err
+
     def _check_model_data(self) -> None:
         if self.datamodule is not None and self.model is not None:
             check_model_data_agree(self.model, self.datamodule)
@@ -145,6 +156,17 @@ class VadbenchCLI(LightningCLI):
             ckpt = cb.last_model_path
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
         self._write_result(ckpt)
+
+
+def _vadbench_cause(err: BaseException) -> BaseException | None:
+    """The first VadbenchError in an exception's cause/context chain, or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, VadbenchError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _absolute(path) -> str | None:

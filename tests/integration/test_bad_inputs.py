@@ -188,7 +188,10 @@ def test_ground_truth_longer_than_the_video(data, tmp_path, capsys):
     assert _no_checkpoint(tmp_path)
 
 
-def test_stage_checkpoint_missing(data, tmp_path, capsys):
+@pytest.mark.parametrize("content", [None, b"PK\x03\x04 truncated"])
+def test_stage_checkpoint_missing_or_corrupt(data, tmp_path, capsys, content):
+    if content is not None:
+        (tmp_path / "stage1.ckpt").write_bytes(content)
     _fails(capsys, ["fit", "--config", "ssrl/synthetic.yaml", f"--data.init_args.root={data}",
                     "--data.init_args.feature_dim=32", "--model.init_args.feature_dim=32",
                     "--data.init_args.patch_scales=[]", "--model.init_args.patch_scales=[]",
@@ -242,3 +245,13 @@ def test_model_and_data_feature_dims_disagree(data, tmp_path, capsys):
     _fails(capsys, [*args, "--model.init_args.feature_dim=128"],
            "model.init_args.feature_dim is 128", "data.init_args.feature_dim is 32")
     assert _no_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("content", [None, b"not a torch file"])
+def test_backbone_weight_file_missing_or_corrupt(tmp_path, capsys, content):
+    weights = tmp_path / "resnet.pth"
+    if content is not None:
+        weights.write_bytes(content)
+    _fails(capsys, ["fit", "--config", "trx/synthetic_5w1s.yaml", f"--model.init_args.backbone_weights={weights}",
+                    "--trainer.max_steps=1", f"--trainer.default_root_dir={tmp_path / 'runs'}",
+                    f"--results_dir={tmp_path / 'results'}"], str(weights))

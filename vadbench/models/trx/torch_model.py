@@ -62,7 +62,11 @@ def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn
         path = Path(weights).expanduser()
         if not path.is_file():
             raise BackboneWeightsError(f"backbone weight file {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # truncated / not a torch file: RuntimeError, UnpicklingError, EOFError
+            raise BackboneWeightsError(f"backbone weight file {path} is not a readable torch state dict "
+                                       f"({type(err).__name__}); expected torchvision {name} weights") from err
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
         state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
