@@ -104,19 +104,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     verb = argv[0].replace("-", "_") if argv[0] not in TRAINER_VERBS else argv[0]  # ssrl-schedule == ssrl_schedule
     if verb in TRAINER_VERBS:
+        from vadbench.errors import debug_enabled, print_error
         from vadbench.trainer_cli import USER_ERRORS
 
         try:
             run_cli(argv)
-        except USER_ERRORS as err:
-            if os.environ.get("VADBENCH_DEBUG"):
+        except USER_ERRORS as err:  # VadbenchError and missing files: one message, no traceback
+            if debug_enabled():
                 raise
-            print(f"vadbench: error: {err}", file=sys.stderr)
+            print_error(err)
             return 2
         return 0
     if verb.replace("_", "-") in _verbs():
+        from vadbench.errors import VadbenchError, debug_enabled, print_error
+
         module = importlib.import_module(f"vadbench.commands.{verb}")
-        return int(module.main(argv[1:]) or 0)
+        try:
+            return int(module.main(argv[1:]) or 0)
+        except VadbenchError as err:  # one message naming the file, no traceback (VADBENCH_DEBUG=1: raise)
+            if debug_enabled():
+                raise
+            print_error(err)
+            return 2
     print(f"vadbench: unknown verb {verb!r}; trainer verbs: {sorted(TRAINER_VERBS)}, others: {_verbs()}",
           file=sys.stderr)
     return 2

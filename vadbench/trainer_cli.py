@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -9,17 +10,17 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
-from vadbench.data.mil.annotations import GroundTruthError
-from vadbench.data.mil.features import FeatureFileError
+from vadbench.errors import ConfigError, VadbenchError
 from vadbench.loggers import WandbSaveConfigCallback
-from vadbench.models.fewshot_base import link_fewshot_arguments
-from vadbench.models.mil_base import link_mil_arguments
+from vadbench.models.fewshot_base import FEWSHOT_LINKS, link_fewshot_arguments
+from vadbench.models.mil_base import MIL_LINKS, link_mil_arguments
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
+from vadbench.runs import RNGStateCallback, check_checkpoint, check_model_data_agree, make_run_dir
 
 # Bad input raises these with a message naming the file and the expectation; shown without a
-# traceback (set VADBENCH_DEBUG=1 for one).
-USER_ERRORS = (FileNotFoundError, FileExistsError, FeatureFileError, GroundTruthError)
+# traceback (set VADBENCH_DEBUG=1 for one). Every vadbench error class derives from VadbenchError.
+USER_ERRORS = (VadbenchError, FileNotFoundError, FileExistsError)
 
 
 class VadbenchCLI(LightningCLI):
@@ -29,6 +30,11 @@ class VadbenchCLI(LightningCLI):
     - `--setting`: the tag of this run in result files and leaderboards (an ablation, "5w1s", ...).
     - `--run_test` (fit only): after fitting, test the selected weights (the last ones, or the best on
       validation when the datamodule has a validation split) and write the result JSON.
+    - One run, one folder: `trainer.default_root_dir` is the base of a new folder per run
+      (`<root>/<model>/<dataset>/<setting>/seed<k>-<unique>`, see `vadbench.runs`); checkpoints go
+      to its `checkpoints/` unless `--checkpoint.dirpath` is given.
+    - Exact resume: checkpoints carry the RNG states and the training loader's position.
+    - A `--ckpt_path` is checked (readable Lightning checkpoint) before anything runs.
     """
 
     def __init__(self, *args, **kwargs):
@@ -50,16 +56,58 @@ class VadbenchCLI(LightningCLI):
         link_mil_arguments(parser)  # data values the MIL models share (feature_dim, patch_scales, ...)
         link_fewshot_arguments(parser)  # few-shot data -> model links (frames per video), see models/fewshot_base.py
 
+    # -------------------------------------------------------------- run folder, checks
+    def _parse_ckpt_path(self):
+        """Lightning reads the checkpoint's hyper-parameters here, first: check the file before."""
+        verb = self.config.get("subcommand")
+        if verb and self.config[verb].get("ckpt_path"):
+            check_checkpoint(self.config[verb].ckpt_path)
+        return super()._parse_ckpt_path()
+
+    def before_instantiate_classes(self) -> None:
+        sub = self._sub_config()
+        if sub is None or self.subcommand is None:
+            return  # (a --ckpt_path was checked in _parse_ckpt_path, before Lightning read it)
+        model_path = str(sub.get("model", {}).get("class_path", "model") if hasattr(sub.get("model"), "get") else "model")
+        model = model_path.rsplit(".", 2)[-2] if model_path.count(".") >= 2 else model_path.rsplit(".", 1)[-1]
+        data = sub.get("data")
+        dataset = "data"
+        if data is not None and hasattr(data, "get"):
+            init = data.get("init_args")
+            dataset = str((init.get("dataset") if init is not None and hasattr(init, "get") else None) or "data")
+        root = sub.trainer.get("default_root_dir") or "runs"
+        run_dir = make_run_dir(root, model, dataset, sub.get("setting", "default"), sub.get("seed_everything"),
+                               self.subcommand)
+        sub.trainer.default_root_dir = str(run_dir)
+        if "checkpoint" in sub and sub.checkpoint.get("dirpath") is None:
+            sub.checkpoint.dirpath = str(run_dir / "checkpoints")
+        self.run_dir = run_dir
+
     def instantiate_classes(self) -> None:
-        super().instantiate_classes()
+        """jsonargparse wraps an error raised in a model/data constructor (a missing weight file, an
+        unknown dataset) into a long 'Does not validate' message: raise the vadbench error itself."""
+        try:
+            super().instantiate_classes()
+        except Exception as err:
+            cause = _vadbench_cause(err)
+            if cause is None or cause is err:
+                raise
+            raise cause from err
         from vadbench.loggers import prepare_loggers
 
         prepare_loggers(self)  # wandb run name / group / tags / folder from model, dataset, setting, seed
 
+    def _check_model_data(self) -> None:
+        if self.datamodule is not None and self.model is not None:
+            check_model_data_agree(self.model, self.datamodule)
+
+    before_fit = before_validate = before_test = before_predict = _check_model_data
+
     def _instantiate_trainer(self, config, callbacks):
         from vadbench.callbacks import default_callbacks
 
-        return super()._instantiate_trainer(config, callbacks + default_callbacks(config, self.subcommand))
+        return super()._instantiate_trainer(
+            config, [*callbacks, *default_callbacks(config, self.subcommand), RNGStateCallback()])
 
     # -------------------------------------------------------------- results
     def _sub_config(self):
@@ -92,8 +140,9 @@ class VadbenchCLI(LightningCLI):
             config=yaml.safe_load(config),
             setting=sub.get("setting", "default"),
             data_fingerprint=data_meta.get("data_fingerprint"),
-            ckpt_path=str(ckpt_path) if ckpt_path else None,
-            extras={**data_meta.get("extras", {}), **model_meta},
+            ckpt_path=_absolute(ckpt_path),
+            extras={**data_meta.get("extras", {}), **model_meta,
+                    **({"run_dir": str(self.run_dir)} if getattr(self, "run_dir", None) else {})},
         )
         from vadbench.loggers import log_test_result, wandb_run_info
 
@@ -127,6 +176,25 @@ class VadbenchCLI(LightningCLI):
         self._write_result(ckpt)
 
 
+def _vadbench_cause(err: BaseException) -> BaseException | None:
+    """The first VadbenchError in an exception's cause/context chain, or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, VadbenchError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _absolute(path) -> str | None:
+    """Checkpoint paths in result files are absolute (Lightning's own names like "last" are kept)."""
+    if not path:
+        return None
+    p = Path(str(path)).expanduser()
+    return os.path.abspath(p) if (p.suffix or p.exists()) else str(path)
+
+
 def _has_omegaconf() -> bool:
     try:
         import omegaconf  # noqa: F401
@@ -149,9 +217,54 @@ def _resolve_config_args(argv: list[str]) -> list[str]:
             out.append(arg)
             i += 1
             continue
-        for part in expand_config(name):
+        for part in _expand_config_checked(name):
             out += ["--config", str(part)]
+    _refuse_linked_targets(out)
     return out
+
+
+def _refuse_linked_targets(args: list[str]) -> None:
+    """A value linked from the data (`feature_dim`, `patch_scales`, `seq_len`) is written once, on the
+    data side; jsonargparse would silently overwrite one given on the model side, so refuse it."""
+    import yaml
+
+    targets = {t: s for s, t in (*MIL_LINKS, *FEWSHOT_LINKS)}
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            part = args[i + 1]
+            path = Path(part)
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8") if path.is_file() else part)
+            except (OSError, yaml.YAMLError):
+                continue
+            for target, source in targets.items():
+                node = data
+                for key in target.split("."):
+                    node = node.get(key) if isinstance(node, dict) else None
+                if node is not None:
+                    where = str(path) if path.is_file() else "a composed experiment's own keys"
+                    raise ConfigError(f"{where} sets {target} = {node!r}, but that value is linked from {source}: "
+                                      f"set {source} instead (it reaches the model)")
+        elif arg.startswith("--"):
+            key = arg[2:].split("=", 1)[0]
+            if key in targets:
+                raise ConfigError(f"--{key} is linked from --{targets[key]}: set --{targets[key]} instead "
+                                  f"(it reaches the model)")
+
+
+def _expand_config_checked(name: str) -> list:
+    """`expand_config`, with a malformed YAML file or `compose:` list reported as one ConfigError."""
+    import yaml
+
+    try:
+        return expand_config(name)
+    except yaml.YAMLError as err:
+        where = str(err).replace("\n", " ").strip()
+        raise ConfigError(f"config {name}: not valid YAML ({where})") from err
+    except (FileNotFoundError, VadbenchError):
+        raise
+    except ValueError as err:
+        raise ConfigError(f"config {name}: {err}") from err
 
 
 def run_cli(argv: list[str]) -> VadbenchCLI:

@@ -3,7 +3,7 @@ configs were composed from parts and the models received `net` / `loss` / `optim
 
 `MOVED` maps each old flattened path (`init_args` levels removed, see tests/config_snapshot.py) to its
 new one. Parameters of the torch core moved into `model.net`, loss weights into `model.loss`. Values
-the data and the model share (`feature_dim`, `patch_scales`, `frames_per_snippet`) are written once on
+the data and the model share (`feature_dim`, `patch_scales`) are written once on
 the data side and linked into the model (`MIL_LINKS`): `--print_config` does not print link targets,
 so their old model paths map to the data's, and a second test checks that the built model received them.
 """
@@ -37,7 +37,9 @@ NET = {
 LOSS = {"rtfm": RTFM_LOSS, "ssrl": RTFM_LOSS, "msip": RTFM_LOSS, "sultani": ("margin", "lambda_smooth", "lambda_sparsity"),
         "sta_mil": ("use_mce", "lambda_mce", "mce_margin", "ranking_margin", "lambda_smooth", "lambda_sparsity")}
 LINKED = {"model.feature_dim": "data.feature_dim", "model.patch_scales": "data.patch_scales",
-          "model.frames_per_snippet": "data.frames_per_snippet"}
+          # frames per snippet became a data fact (issue #13): `null` = the extraction sidecars' stride, else 16;
+          # the evaluation takes it from the batches (tested in test_mil_validation / the Ped2 README test)
+          "model.frames_per_snippet": None, "data.frames_per_snippet": None}
 
 
 def moved(model: str) -> dict[str, str]:
@@ -83,8 +85,8 @@ def test_a_changed_value_is_reported():
 def test_linked_values_reach_the_model(name):
     from vadbench.commands.complexity import build_cli
 
-    cli = build_cli([name], ["--data.init_args.feature_dim=24", "--data.init_args.frames_per_snippet=8"])
+    cli = build_cli([name], ["--data.init_args.feature_dim=24"])
     net = cli.model.model
-    assert net.feature_dim == 24 and cli.model.frames_per_snippet == 8
+    assert net.feature_dim == 24
     if name.startswith(("ssrl", "msip")):
         assert net.patch_scales == ["patch23", "patch35", "patch47"]

@@ -21,9 +21,9 @@ from torch import nn
 class ToyMILModel(nn.Module):
     """Linear snippet scorer: features (B, T, C, D) -> scores (B, T) in [0, 1] (crops averaged)."""
 
-    def __init__(self, feature_dim: int = 128):
+    def __init__(self, feature_dim: int = 128, hidden: int = 16):
         super().__init__()
-        self.fc = nn.Linear(feature_dim, 1)
+        self.fc = nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.fc(features.mean(dim=2)).squeeze(-1))
@@ -83,7 +83,7 @@ trainer:
 model:
   class_path: toy_mil.lightning_model.ToyMIL
   init_args:
-    net: {class_path: toy_mil.torch_model.ToyMILModel, init_args: {feature_dim: 64}}
+    net: {class_path: toy_mil.torch_model.ToyMILModel}   # feature_dim: linked from the data
     loss: {class_path: toy_mil.loss.ToyMILLoss}
     optimizer: {class_path: torch.optim.Adam, init_args: {lr: 0.01}}
 data:
@@ -112,7 +112,7 @@ results:
   - {paper: toy_paper, table: table1, model: toy_mil, label: "Toy", dataset: ucf_crime, setting: default, metric: frame_auc_micro, value: 61.5}
   - {paper: toy_paper, table: table1, model: toy_mil, label: "Toy, bigger", dataset: ucf_crime, setting: "dim=wide", metric: frame_auc_micro, value: 62.5}
 ablations:
-  "dim=wide": ["--model.init_args.net.init_args.feature_dim=64"]
+  "dim=wide": ["--model.init_args.net.init_args.hidden=32"]
 tables:
   toy-table1:
     title: "Toy table 1"
@@ -191,7 +191,7 @@ def test_a_throwaway_model_folder_is_discovered_runs_and_is_tabled(toy_model_dir
     assert not missing and len(runs) == 4
     assert {r.config for r in runs} == {pkg / "configs" / "ucf_crime.yaml"}
     wide = [r for r in runs if r.row.setting == "dim=wide"][0]
-    assert wide.overrides == ["--model.init_args.net.init_args.feature_dim=64"]
+    assert wide.overrides == ["--model.init_args.net.init_args.hidden=32"]
     assert main(["reproduce", "--list"]) == 0 and "toy-table1" in capsys.readouterr().out
     assert main(["reproduce", "toy-table1", "--dry-run", "--data", "synthetic", "--results-dir", str(results)]) == 0
     out = capsys.readouterr().out

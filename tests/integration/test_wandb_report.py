@@ -27,8 +27,7 @@ def test_two_fits_and_report_read_back_from_offline_runs(tiny_synthetic_mil, off
     from vadbench.leaderboard.wandb_report import read_offline_run
 
     tmp = offline_wandb
-    common = [f"--data.init_args.root={tiny_synthetic_mil}", "--data.init_args.feature_dim=64",
-              "--model.init_args.feature_dim=64", "--data.init_args.batch_size=8", "--trainer.max_steps=6",
+    common = [f"--data.init_args.root={tiny_synthetic_mil}", "--data.init_args.feature_dim=64", "--data.init_args.batch_size=8", "--trainer.max_steps=6",
               "--trainer.log_every_n_steps=2", "--trainer.enable_progress_bar=false",
               "--trainer.enable_model_summary=false", "--trainer.default_root_dir=runs",  # relative, as by default
               f"--results_dir={tmp / 'results'}"]
@@ -42,7 +41,8 @@ def test_two_fits_and_report_read_back_from_offline_runs(tiny_synthetic_mil, off
     for rec in records:
         info = rec["wandb"]
         assert info["mode"] == "offline" and info["name"] == f"rtfm-synthetic-default-seed{rec['seed']}"
-        assert Path(info["dir"]).parent == tmp / "runs" / "wandb"
+        assert Path(info["dir"]).parent == Path(rec["extras"]["run_dir"]) / "wandb"  # inside the run's own folder
+        assert Path(rec["extras"]["run_dir"]).is_relative_to(tmp / "runs")
         run = read_offline_run(info["dir"])
         run_dirs[info["id"]] = run
         # name, group, tags, job type
@@ -84,7 +84,10 @@ def test_two_fits_and_report_read_back_from_offline_runs(tiny_synthetic_mil, off
     assert main(["report", "--results", str(tmp / "results"), "--out", str(tmp / "report")]) == 0
     html = (tmp / "report" / "report.html").read_text()
     assert "rtfm-synthetic-default-seed0" in html and "rtfm-synthetic-default-seed1" in html
-    assert f'href="../runs/wandb/{Path(records[0]["wandb"]["dir"]).name}"' in html  # links to the offline run
+    import os
+
+    link = Path(os.path.relpath(records[0]["wandb"]["dir"], tmp / "report")).as_posix()
+    assert f'href="{link}"' in html  # links to the offline run
     assert "<img" in html and (tmp / "report" / "plots" / "roc_pr_synthetic.png").is_file()
     report_dir = next((tmp / "report" / "wandb").glob("offline-run-*"))
     report = read_offline_run(report_dir)
@@ -112,8 +115,7 @@ def test_lightning_wandb_logger_by_class_name_gets_the_same_defaults(tiny_synthe
 
     tmp = offline_wandb
     assert main(["fit", "--config", "sultani/synthetic.yaml", "--trainer.logger=WandbLogger",
-                 f"--data.init_args.root={tiny_synthetic_mil}", "--data.init_args.feature_dim=64",
-                 "--model.init_args.feature_dim=64", "--data.init_args.batch_size=8", "--trainer.max_steps=2",
+                 f"--data.init_args.root={tiny_synthetic_mil}", "--data.init_args.feature_dim=64", "--data.init_args.batch_size=8", "--trainer.max_steps=2",
                  "--trainer.enable_progress_bar=false", "--setting=smoke", "--results_dir=results"]) == 0
     assert sorted(p.name for p in tmp.iterdir()) == ["results", "runs"]
     rec = load_records([tmp / "results"])[0]

@@ -151,7 +151,7 @@ def test_unknown_dataset_and_missing_root_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown few-shot dataset"):
         EpisodicVideoDataModule(dataset="ssv2")
     dm = EpisodicVideoDataModule(dataset="hmdb51")
-    with pytest.raises(ValueError, match="needs `data.init_args.root`"):
+    with pytest.raises(ValueError, match="no data root: set --data.init_args.root"):
         dm.setup("fit")
     dm = EpisodicVideoDataModule(dataset="hmdb51", root=str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="nowhere"):

@@ -82,7 +82,7 @@ def test_annotation_beyond_video_is_an_error(tiny_synthetic_mil, tmp_path):
 
 
 def test_real_dataset_needs_a_root():
-    with pytest.raises(ValueError, match="needs `data.init_args.root`"):
+    with pytest.raises(ValueError, match="no data root: set --data.init_args.root"):
         MILFeatureDataModule(dataset="ucf_crime").root_dir
     with pytest.raises(ValueError, match="unknown MIL dataset"):
         MILFeatureDataModule(dataset="ucf")

@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, default=None, help=f"decode processes (default {default_workers()})")
     g.add_argument("--chunk-snippets", type=int, default=8, help="snippets a worker ships at once")
     g.add_argument("--overwrite", action="store_true", help="re-extract finished videos")
+    g.add_argument("--accept-short", action="store_true",
+                   help="extract videos that end before the frame count / duration their container declares "
+                        "(default: such a video fails, named, and the others go on)")
     g.add_argument("--no-progress", action="store_true")
     return p
 
@@ -91,6 +94,7 @@ def main(argv: list[str]) -> int:
         extractor = FeatureExtractor(cfg, device=args.device, batch_size=args.batch_size,
                                      workers=default_workers() if args.workers is None else args.workers,
                                      chunk_snippets=args.chunk_snippets)
+        extractor.accept_short = args.accept_short
     except (ValueError, FileNotFoundError, WeightsError) as err:
         print(f"vadbench extract: error: {err}", file=sys.stderr)
         return 2

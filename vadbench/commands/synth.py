@@ -6,6 +6,9 @@
 The MIL set uses the UCF-Crime layout (lists with foreign absolute paths, `<video>_i3d.npy`,
 `Temporal_Anomaly_Annotation_for_Testing_Videos.txt`); train on it with
 `vadbench fit --config rtfm/synthetic.yaml --data.init_args.root DIR`.
+
+DIR must be empty, absent, or a set `vadbench synth` wrote earlier (it is then replaced); any other
+non-empty folder is refused unless `--overwrite` (which replaces it wholesale).
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import sys
+from pathlib import Path
 
 from vadbench.data.synthetic import SyntheticMILConfig, write_synthetic_mil
 
 
 def _add_mil(sub) -> None:
     p = sub.add_parser("mil", help="snippet features for the weakly supervised MIL pipeline")
-    p.add_argument("--out", required=True, help="output folder (replaced if it exists)")
+    p.add_argument("--out", required=True, help="output folder: empty, absent or written by vadbench synth")
+    p.add_argument("--overwrite", action="store_true", help="replace --out even if vadbench synth did not write it")
     for f in dataclasses.fields(SyntheticMILConfig):
         if f.name in ("version",):
             continue
@@ -42,10 +48,41 @@ def main(argv: list[str]) -> int:
         video = None
     if video is not None:
         video.add_arguments(sub.add_parser("video", help="raw videos for the episodic few-shot pipeline"))
+    if video is not None:
+        sub.choices["video"].add_argument("--overwrite", action="store_true",
+                                          help="replace --out even if vadbench synth did not write it")
     args = parser.parse_args(argv)
+    try:
+        check_output_folder(Path(args.out).expanduser(), args.overwrite, nested=args.kind == "video")
+    except FileExistsError as err:
+        print(f"vadbench synth: error: {err}", file=sys.stderr)
+        return 2
     if args.kind == "video":
         return int(video.run(args) or 0)
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(SyntheticMILConfig) if hasattr(args, f.name)}
     out = write_synthetic_mil(args.out, SyntheticMILConfig(**values))
     print(f"vadbench: synthetic MIL dataset written to {out}")
     return 0
+
+
+def _written_by_synth(folder: Path) -> bool:
+    return (folder / "synthetic.json").is_file()
+
+
+def check_output_folder(out: Path, overwrite: bool = False, nested: bool = False) -> None:
+    """Refuse to replace a non-empty folder `vadbench synth` did not write (unless `overwrite`).
+
+    nested: `synth video --layout all` writes one sub-folder per layout, each with its marker.
+    """
+    if overwrite or not out.exists():
+        return
+    if not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file, expected a folder")
+    entries = sorted(out.iterdir())
+    if not entries or _written_by_synth(out):
+        return
+    if nested and all(e.is_dir() and _written_by_synth(e) for e in entries):
+        return
+    shown = ", ".join(e.name for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
+    raise FileExistsError(f"--out {out} is not empty and was not written by vadbench synth (it holds {shown}); "
+                          f"choose an empty or new folder, or pass --overwrite to replace it")

@@ -39,8 +39,10 @@ class SnippetStream(IterableDataset):
     """Yields, per video, chunks `{"video", "first", "clip", "patch"}` of uint8 snippets `(n, L, H, W, 3)`
     and a final item with `"done": True` and the frame / snippet counts (or `"error"`)."""
 
-    def __init__(self, sources: list[VideoSource], cfg: ExtractionConfig, chunk_snippets: int = 8):
+    def __init__(self, sources: list[VideoSource], cfg: ExtractionConfig, chunk_snippets: int = 8,
+                 accept_short: bool = False):
         self.sources, self.cfg, self.chunk_snippets = sources, cfg, max(1, chunk_snippets)
+        self.accept_short = accept_short  # False: a video that ends before its container says is an error
 
     def __iter__(self):
         info = get_worker_info()
@@ -77,7 +79,7 @@ class SnippetStream(IterableDataset):
             pending = []
             return item
 
-        for frame in iter_frames(src, cfg.fps, cfg.source_fps, meta):
+        for frame in iter_frames(src, cfg.fps, cfg.source_fps, meta, accept_short=self.accept_short):
             buffer.append(self._prepare(frame))
             n_frames += 1
             while emitted * stride + length <= n_frames:  # a full window is available
@@ -222,7 +224,7 @@ class FeatureExtractor:
             return report
         todo.sort(key=lambda s: -s.size_bytes)  # longest first: workers end together
         start = time.perf_counter()
-        stream = SnippetStream(todo, self.cfg, self.chunk_snippets)
+        stream = SnippetStream(todo, self.cfg, self.chunk_snippets, getattr(self, "accept_short", False))
         loader = DataLoader(stream, batch_size=None, num_workers=self.workers,
                             pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
                             prefetch_factor=2 if self.workers else None,

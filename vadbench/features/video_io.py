@@ -20,12 +20,14 @@ from typing import Iterator
 
 import numpy as np
 
+from vadbench.errors import VadbenchError
+
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 LAYOUTS = ("flat", "ucsd_ped2")
 
 
-class DecodeError(RuntimeError):
+class DecodeError(VadbenchError, RuntimeError):
     pass
 
 
@@ -120,11 +122,32 @@ def _resample(frames: Iterator[tuple[float, np.ndarray]], fps: float, duration_h
             k += 1
 
 
+def expected_frames(stream) -> int | None:
+    """The frame count a container declares for a video stream: its frame count, else duration x rate."""
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.guessed_rate
+    if stream.duration is not None and stream.time_base is not None and rate:
+        return int(round(float(stream.duration * stream.time_base) * float(rate)))
+    container = getattr(stream, "container", None)
+    if container is not None and container.duration and rate:  # microseconds (av.time_base)
+        return int(round(container.duration / 1_000_000 * float(rate)))
+    return None
+
+
+def short_tolerance(expected: int) -> int:
+    """Frames a decode may fall short of the declared count (edit lists, B-frame rounding)."""
+    return max(2, int(0.01 * expected))
+
+
 def iter_frames(src: VideoSource, fps: float | None = None, source_fps: float | None = None,
-                info: dict | None = None) -> Iterator[np.ndarray]:
+                info: dict | None = None, accept_short: bool = False) -> Iterator[np.ndarray]:
     """Yield RGB uint8 frames `(H, W, 3)` in display order, optionally resampled to `fps`.
 
-    `info` (if given) receives `source_fps` and, when done, `decoded_frames`.
+    `info` (if given) receives `source_fps`, `expected_frames` (what the container declares) and,
+    when done, `decoded_frames`. A video file whose decode ends more than `short_tolerance` frames
+    before the container's own frame count / duration (a truncated download, a cut faststart mp4)
+    raises DecodeError naming it, unless `accept_short`.
     """
     info = info if info is not None else {}
     if src.kind == "frames":
@@ -165,6 +188,8 @@ def iter_frames(src: VideoSource, fps: float | None = None, source_fps: float | 
         src_rate = float(source_fps or (rate if rate else 0)) or None
         info["source_fps"] = src_rate
         base = stream.time_base or Fraction(1, 1)
+        declared = expected_frames(stream)
+        info["expected_frames"] = declared
 
         def gen():
             n = 0
@@ -178,6 +203,10 @@ def iter_frames(src: VideoSource, fps: float | None = None, source_fps: float | 
                 raise DecodeError(f"{src.path}: decoding failed after {n} frames: {err}") from err
             finally:
                 container.close()
+            if declared and n < declared - short_tolerance(declared) and not accept_short:
+                raise DecodeError(f"{src.path}: the video ends early: {n} frames decoded but the container "
+                                  f"declares {declared} (a truncated or cut file?); re-download it, or pass "
+                                  f"--accept-short to extract the {n} frames it has")
 
         timed = gen()
     if fps is None:

@@ -25,10 +25,11 @@ from vadbench.metrics.frame_level import FrameAnomalyMetrics
 # (RTFM's net has no patch_scales; the few-shot models have none of these) is skipped by jsonargparse,
 # so the links hold for every model/data pair. A linked value set on the model side is overwritten
 # by the data's: set `--data.init_args.feature_dim`, not the model's.
+# frames_per_snippet is not linked: it is a data fact (the extraction sidecars' snippet stride, else the
+# data config, else 16), read when the data is set up and carried by every evaluation batch.
 MIL_LINKS = (
     ("data.init_args.feature_dim", "model.init_args.net.init_args.feature_dim"),
     ("data.init_args.patch_scales", "model.init_args.net.init_args.patch_scales"),
-    ("data.init_args.frames_per_snippet", "model.init_args.frames_per_snippet"),
 )
 NET_PREFIX = "model.init_args.net.init_args."
 LINKED_NET_ARGS = tuple(t[len(NET_PREFIX):] for _, t in MIL_LINKS if t.startswith(NET_PREFIX))
@@ -49,7 +50,8 @@ class MILAnomalyModule(L.LightningModule):
         optimizer: called with the trainable parameters (the config's `optimizer` class_path).
         scheduler: called with the optimizer, stepped every training step; None = constant rate
             (none of the MIL papers uses a schedule).
-        frames_per_snippet: frames one snippet score stands for (linked from the data's value).
+        frames_per_snippet: frames one snippet score stands for until the first evaluation batch
+            brings the data's value (`MILBatch.frames_per_snippet`, from the sidecars or the data config).
     """
 
     model_id = "mil"
@@ -92,7 +94,15 @@ class MILAnomalyModule(L.LightningModule):
         raise TypeError(f"{type(self).__name__} must define snippet_scores(batch) -> (B, T) scores")
 
     # ---------------------------------------------------------------- evaluation
+    def _frames_per_snippet_from(self, batch: MILBatch) -> None:
+        """Frames per snippet is a data fact carried by the batch (sidecar/data config): use it."""
+        f = getattr(batch, "frames_per_snippet", None)
+        if f is not None and f != self.frames_per_snippet:
+            self.frames_per_snippet = self.val_frame_metrics.frames_per_snippet = f
+            self.test_metrics.frames_per_snippet = f
+
     def validation_step(self, batch: MILBatch, batch_idx: int) -> None:
+        self._frames_per_snippet_from(batch)
         scores = self.snippet_scores(batch)
         if batch.frame_labels is not None:  # oracle protocol: validating on the test set
             self.val_frame_metrics.update(scores, batch.frame_labels, batch.mask, batch.video_index)
@@ -110,6 +120,7 @@ class MILAnomalyModule(L.LightningModule):
             self.val_video_auc.reset()
 
     def test_step(self, batch: MILBatch, batch_idx: int) -> None:
+        self._frames_per_snippet_from(batch)
         self.test_metrics.update(self.snippet_scores(batch), batch.frame_labels, batch.mask, batch.video_index)
 
     def on_test_epoch_end(self) -> None:

@@ -20,20 +20,23 @@ import os
 from pathlib import Path
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
+
+from vadbench.errors import ConfigError, DataError, VadbenchError
 
 from vadbench.data.episodic.dataset import ClipLoader, ClipRecord, EpisodeDataset, identity_collate
 from vadbench.data.episodic.sampling import TrainSampling
 from vadbench.data.episodic.splits import (LAYOUTS, VIDEO_EXTENSIONS, VideoEntry, manifest_split,
                                            read_official_split, video_key)
 from vadbench.data.episodic.synthetic import SyntheticVideoConfig, default_synthetic_root, ensure_synthetic_video
-from vadbench.data.samplers import EpochForwardingSampler, eval_sampler_for
+from vadbench.data.samplers import EpochForwardingSampler, ResumableDataLoader, eval_sampler_for
 
 log = logging.getLogger("vadbench")
 DATASETS = (*LAYOUTS, "synthetic")
 
 
-class MissingVideosError(FileNotFoundError):
+class MissingVideosError(VadbenchError, FileNotFoundError):
     """Listed videos that are not under the data root."""
 
 
@@ -107,7 +110,7 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         super().__init__()
         for name in (dataset, test_dataset or dataset):
             if name not in DATASETS:
-                raise ValueError(f"unknown few-shot dataset {name!r}; expected one of {DATASETS}")
+                raise ConfigError(f"unknown few-shot dataset {name!r}; expected one of {DATASETS}")
         self.dataset_id, self.root, self.split_dir = dataset, root, split_dir
         self.test_dataset_id = test_dataset or dataset
         self.test_root = test_root if test_dataset else (test_root or root)
@@ -134,7 +137,7 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         defaults = SyntheticVideoConfig()
         unknown = sorted(set(opts) - set(vars(defaults)))
         if unknown:
-            raise ValueError(f"unknown synthetic video options {unknown}; known: {sorted(vars(defaults))}")
+            raise ConfigError(f"unknown synthetic video options {unknown}; known: {sorted(vars(defaults))}")
         # values given on the command line arrive as strings: cast them to the field's type
         return SyntheticVideoConfig(**{k: type(getattr(defaults, k))(v) if isinstance(v, str) else v
                                        for k, v in opts.items()})
@@ -147,8 +150,9 @@ class EpisodicVideoDataModule(L.LightningDataModule):
             return Path(root).expanduser()
         if dataset == "synthetic":
             return default_synthetic_root(self._synthetic_cfg())
-        raise ValueError(f"dataset {dataset!r} needs `data.init_args.root` (test data: `test_root`): the folder "
-                         f"holding its videos (see data_manifests/{dataset}/manifest.yaml)")
+        raise ConfigError(f"dataset {dataset!r} has no data root: set --data.init_args.root DIR (test data: "
+                          f"--data.init_args.test_root), the folder holding its videos (see "
+                          f"data_manifests/{dataset}/manifest.yaml)")
 
     @property
     def data_source(self) -> str:
@@ -175,7 +179,8 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         layout = self._layout(dataset)
         entries = self._entries(dataset, root, split_dir, split)
         if not entries:
-            raise ValueError(f"{dataset} split {split!r} lists no videos")
+            raise DataError(f"{dataset} split {split!r} lists no videos"
+                            + (f" ({split_dir})" if split_dir is not None else f" (root {root})"))
         index = index_video_files(root, layout)
         classes = sorted({e.class_name for e in entries})
         class_index = {c: i for i, c in enumerate(classes)}
@@ -257,8 +262,11 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         return self.episodes("test")
 
     def _loader(self, dataset: EpisodeDataset, sampler) -> DataLoader:
-        return DataLoader(dataset, batch_size=None, sampler=sampler, collate_fn=identity_collate,
-                          num_workers=self.num_workers, persistent_workers=False)
+        # resumable (the checkpoint holds the position in the epoch; episodes are a function of
+        # (seed, epoch, index)) and a private generator: iterating draws nothing from the global RNG
+        return ResumableDataLoader(dataset, batch_size=None, sampler=sampler, collate_fn=identity_collate,
+                                   num_workers=self.num_workers, persistent_workers=False,
+                                   generator=torch.Generator().manual_seed(self.seed))
 
     def train_dataloader(self) -> DataLoader:
         ds = self.episodes("train")

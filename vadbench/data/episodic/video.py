@@ -15,8 +15,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vadbench.errors import VadbenchError
 
-class VideoReadError(RuntimeError):
+
+class VideoReadError(VadbenchError, RuntimeError):
     """A video file that is missing, unreadable or holds no video stream."""
 
 

@@ -23,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vadbench.errors import VadbenchError
 
-class GroundTruthError(ValueError):
+
+class GroundTruthError(VadbenchError, ValueError):
     pass
 
 

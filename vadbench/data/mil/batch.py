@@ -18,6 +18,8 @@ class MILBatch:
     video_index:  (B,) index of each video in its split (unique per video; used to de-duplicate under DDP).
     frame_labels: (B, T*F) frame-level ground truth (test only), -1 on padding; F = frames per snippet.
     patches:      scale name (e.g. "patch23") -> (B, T, P, D) patch features, when configured.
+    frames_per_snippet: F, a data fact (extraction sidecar or data config) carried by evaluation
+                  batches, so frame scores are built with the same F as `frame_labels`.
     """
 
     features: torch.Tensor
@@ -26,6 +28,7 @@ class MILBatch:
     video_index: torch.Tensor
     frame_labels: torch.Tensor | None = None
     patches: dict[str, torch.Tensor] = field(default_factory=dict)
+    frames_per_snippet: int | None = None
 
     @property
     def batch_size(self) -> int:

@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Literal
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from vadbench.data.manifest import SplitEntry, load_manifest, manifest_split, video_name_from_list_line
-from vadbench.data.mil.annotations import GroundTruth, read_ground_truth
+from vadbench.data.mil.annotations import GroundTruth, GroundTruthError, read_ground_truth
 from vadbench.data.mil.dataset import (BalancedPairDataset, FullVideoDataset, SegmentDataset, VideoRecord,
                                        collate_pairs, collate_videos)
 from vadbench.data.mil.features import FeatureFileError, read_header
-from vadbench.data.samplers import EpochForwardingSampler, eval_sampler_for
+from vadbench.data.mil.validation import ExtractionFacts, read_sidecar, scan_finite
+from vadbench.data.samplers import EpochForwardingSampler, ResumableDataLoader, eval_sampler_for
+from vadbench.errors import ConfigError, DataError
 from vadbench.paths import default_data_home
 
 GT_FORMATS = {"ucf_crime": "ucf_temporal_txt", "synthetic": "ucf_temporal_txt",
@@ -50,7 +53,14 @@ class MILFeatureDataModule(L.LightningDataModule):
             `<video>_patch23<feature_suffix>` of shape `[T, P, D]`.
         feature_dim: expected feature dim D (checked on every file); None = read it from the data.
         num_segments: training videos are reduced to this many segments (official: 32).
-        frames_per_snippet: frames covered by one feature vector (16 for I3D/C3D).
+        frames_per_snippet: frames between consecutive feature vectors (16 for the community's I3D/C3D
+            files). None = a data fact: the snippet stride recorded in the extraction sidecars
+            (`<file>.json`, written by `vadbench extract`), else 16. A value that disagrees with the
+            sidecars is an error. The test batches carry it, so the evaluation builds frame labels
+            and frame scores with the data's value.
+        extraction: sidecar settings the feature files must have been extracted with, e.g.
+            `{backbone: i3d_r50, crop: ten}` (keys of `vadbench.data.mil.validation.EXTRACTION_KEYS`);
+            a file whose sidecar disagrees is refused. Files without a sidecar are not checked.
         batch_size: videos *per class* in a training batch (paper: 32 normal + 32 anomalous).
         iterations_per_epoch: training batches per epoch (default: one pass over the larger class).
         test_batch_size: test videos per batch (padded and masked when > 1).
@@ -71,7 +81,7 @@ class MILFeatureDataModule(L.LightningDataModule):
         patch_scales: list[str] | None = None,
         feature_dim: int | None = None,
         num_segments: int = 32,
-        frames_per_snippet: int = 16,
+        frames_per_snippet: int | None = None,
         batch_size: int = 32,
         iterations_per_epoch: int | None = None,
         test_batch_size: int = 1,
@@ -80,17 +90,20 @@ class MILFeatureDataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         seed: int = 0,
         synthetic: dict | None = None,
+        extraction: dict | None = None,
     ):
         super().__init__()
         if dataset not in GT_FORMATS:
-            raise ValueError(f"unknown MIL dataset {dataset!r}; expected one of {sorted(GT_FORMATS)}")
+            raise ConfigError(f"unknown MIL dataset {dataset!r}; expected one of {sorted(GT_FORMATS)}")
         self.dataset_id = dataset
         self.root = root
         self.train_list, self.test_list, self.annotations = train_list, test_list, annotations
         self.feature_suffix = feature_suffix
         self.patch_scales = list(patch_scales or [])
         self._feature_dim = feature_dim
-        self.num_segments, self.frames_per_snippet = num_segments, frames_per_snippet
+        self.num_segments, self._frames_per_snippet = num_segments, frames_per_snippet
+        self._configured_frames_per_snippet = frames_per_snippet
+        self.extraction = dict(extraction or {})
         self.batch_size, self.test_batch_size = batch_size, test_batch_size
         self.iterations_per_epoch = iterations_per_epoch
         self.num_workers = num_workers
@@ -100,6 +113,8 @@ class MILFeatureDataModule(L.LightningDataModule):
         self.splits: dict[str, list[VideoRecord]] = {}
         self.ground_truth: GroundTruth | None = None
         self.fingerprint: str | None = None
+        self.facts = ExtractionFacts()
+        self._checked: set[str] = set()  # splits whose files were all validated in this process
 
     # ------------------------------------------------------------------ locations
     @property
@@ -116,8 +131,8 @@ class MILFeatureDataModule(L.LightningDataModule):
             return Path(self.root).expanduser()
         if self.dataset_id == "synthetic":
             return default_data_home() / f"synthetic_mil_{self._synthetic_config().digest()}"
-        raise ValueError(f"dataset {self.dataset_id!r} needs `data.init_args.root`: the folder holding the "
-                         f"feature files (see data_manifests/{self.dataset_id}/manifest.yaml)")
+        raise ConfigError(f"dataset {self.dataset_id!r} has no data root: set --data.init_args.root DIR (the folder "
+                          f"holding its feature files; see data_manifests/{self.dataset_id}/manifest.yaml)")
 
     def _synthetic_config(self):
         from vadbench.data.synthetic import SyntheticMILConfig
@@ -135,7 +150,7 @@ class MILFeatureDataModule(L.LightningDataModule):
                 return  # a set the user wrote with `vadbench synth`: use it as it is
             ensure_synthetic_mil(self.root_dir, self._synthetic_config())
         elif not self.root_dir.is_dir():
-            raise FileNotFoundError(f"feature folder {self.root_dir} for dataset {self.dataset_id!r} does not exist")
+            raise DataError(f"feature folder {self.root_dir} for dataset {self.dataset_id!r} does not exist")
 
     @property
     def feature_dim(self) -> int:
@@ -143,8 +158,38 @@ class MILFeatureDataModule(L.LightningDataModule):
         if self._feature_dim is None:
             self.prepare_data()
             entries = self._split_entries("test")
+            if not entries:
+                raise DataError(f"{self.dataset_id} test split has no video ({self._list_name('test')})")
             self._feature_dim = read_header(self._resolve(entries[0].name, self.feature_suffix)).dim
         return self._feature_dim
+
+    @property
+    def frames_per_snippet(self) -> int:
+        """F, frames per feature vector: the config's value, else the sidecars' snippet stride, else 16."""
+        if self._frames_per_snippet is None:
+            self.prepare_data()
+            if self.facts.source is None:  # read the first test file's sidecar (setup reads all of them)
+                entries = self._split_entries("test")
+                if entries:
+                    path = self._resolve(entries[0].name, self.feature_suffix)
+                    self.facts.add(path, read_sidecar(path))
+            self._frames_per_snippet = self.facts.frames_per_snippet or self._default_frames_per_snippet()
+        return self._frames_per_snippet
+
+    @frames_per_snippet.setter
+    def frames_per_snippet(self, value: int | None) -> None:
+        self._frames_per_snippet = self._configured_frames_per_snippet = value
+
+    def _default_frames_per_snippet(self) -> int:
+        if self.dataset_id == "synthetic":
+            return int(self.synthetic.get("frames_per_snippet", 16))
+        return 16
+
+    def _list_name(self, split: str) -> str:
+        user_list = {"train": self.train_list, "test": self.test_list}[split]
+        if self.dataset_id == "synthetic" and user_list is None:
+            return str(self.root_dir / f"{split}.list")
+        return str(user_list) if user_list else f"data_manifests/{self.dataset_id}/{split}.txt"
 
     def _file_index(self) -> dict[str, Path]:
         if self._index is None:
@@ -169,7 +214,7 @@ class MILFeatureDataModule(L.LightningDataModule):
             return manifest_split(self.dataset_id, split)
         path = Path(user_list).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"{split} list {path} not found")
+            raise DataError(f"{split} list {path} not found (`data.init_args.{split}_list`)")
         lines = [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
         if lines and all(len(l.split()) == 2 and l.split()[1] in {"0", "1"} for l in lines):
             return [SplitEntry(l.split()[0], int(l.split()[1])) for l in lines]
@@ -182,17 +227,29 @@ class MILFeatureDataModule(L.LightningDataModule):
             return 0 if name.startswith("Normal") else 1
         known = {e.name: e.label for s in ("train", "test") for e in manifest_split(self.dataset_id, s)}
         if name not in known:
-            raise ValueError(f"{list_path}: video {name!r} is not in the {self.dataset_id} manifest, so its "
+            raise DataError(f"{list_path}: video {name!r} is not in the {self.dataset_id} manifest, so its "
                              f"label is unknown; give a '<name> <label>' split file instead")
         return known[name]
 
-    def _records(self, split: str) -> list[VideoRecord]:
+    def _records(self, split: str, check: bool = True) -> list[VideoRecord]:
+        """The split's videos. check=True: every file is read in full now (NaN/Inf scan of the memory
+        map, shape, dim, sidecar); check=False (fingerprint of a split this stage does not read):
+        headers only, unreadable files skipped."""
         entries = self._split_entries(split)
+        if not entries and check:
+            raise DataError(f"{self.dataset_id} {split} split is empty: {self._list_name(split)} lists no video")
         missing, records, dims = [], [], set()
         for e in entries:
             try:
                 path = self._resolve(e.name, self.feature_suffix)
                 head = read_header(path, self._feature_dim)
+                num_frames = None
+                if check:
+                    scan_finite(path)
+                    meta = read_sidecar(path)
+                    self.facts.add(path, meta)
+                    if meta is not None and isinstance(meta.get("video", {}).get("frames"), int):
+                        num_frames = meta["video"]["frames"]
                 patch_paths = {}
                 for scale in self.patch_scales:
                     pp = self._resolve(e.name, f"_{scale}{self.feature_suffix}")
@@ -200,20 +257,43 @@ class MILFeatureDataModule(L.LightningDataModule):
                     if ph.num_snippets != head.num_snippets:
                         raise FeatureFileError(f"patch feature file {pp}: T = {ph.num_snippets} but the clip "
                                                f"features {path} have T = {head.num_snippets}")
+                    if check:
+                        scan_finite(pp)
+                        self.facts.add(pp, read_sidecar(pp), clip=False)
                     patch_paths[scale] = pp
             except FeatureFileError as err:
+                if not check:
+                    continue
                 missing.append(str(err))
                 continue
             dims.add(head.dim)
-            records.append(VideoRecord(e.name, e.label, path, head.num_snippets, patch_paths))
+            records.append(VideoRecord(e.name, e.label, path, head.num_snippets, patch_paths, num_frames))
         if missing:
             shown = "\n  ".join(missing[:20])
             more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
             raise FeatureFileError(f"{self.dataset_id} {split} split: {len(missing)} of {len(entries)} listed videos "
                                    f"have missing or invalid feature files:\n  {shown}{more}")
-        if len(dims) > 1:
+        if len(dims) > 1 and check:
             raise FeatureFileError(f"{self.dataset_id} {split} split: feature files disagree on the feature dim: {sorted(dims)}")
         return records
+
+    def _check_config_against_sidecars(self) -> None:
+        """Refuse config values that disagree with what the extraction sidecars record."""
+        facts = self.facts
+        facts.check_config("data.init_args.frames_per_snippet", self._configured_frames_per_snippet, "stride")
+        facts.check_config("data.init_args.feature_dim", self._feature_dim, "feature_dim")
+        for key, value in self.extraction.items():
+            from vadbench.data.mil.validation import EXTRACTION_KEYS
+
+            if key not in EXTRACTION_KEYS:
+                raise ConfigError(f"data.init_args.extraction: unknown key {key!r}; expected one of {list(EXTRACTION_KEYS)}")
+            facts.check_config(f"data.init_args.extraction.{key}", value, key)
+        if facts.settings.get("fps") is not None:
+            raise ConfigError(f"the feature files were extracted at --fps {facts.settings['fps']} (resampled; sidecar "
+                              f"{facts.source}), but the {self.dataset_id} ground truth numbers the source frames, "
+                              f"so frame labels would be misaligned; re-extract at the native frame rate (no --fps)")
+        if self._frames_per_snippet is None or self._configured_frames_per_snippet is None:
+            self._frames_per_snippet = facts.frames_per_snippet or self._default_frames_per_snippet()
 
     def _load_ground_truth(self) -> GroundTruth:
         fmt = GT_FORMATS[self.dataset_id]
@@ -223,15 +303,32 @@ class MILFeatureDataModule(L.LightningDataModule):
             found = [self.root_dir / cand] if (self.root_dir / cand).exists() else sorted(self.root_dir.rglob(cand))
             if found:
                 return read_ground_truth(fmt, found[0])
-        raise FileNotFoundError(f"no {self.dataset_id} test annotations given (`data.init_args.annotations`) "
+        raise DataError(f"no {self.dataset_id} test annotations given (`data.init_args.annotations`) "
                                 f"and none of {GT_DEFAULT_NAMES[fmt]} found under {self.root_dir}")
 
+    def _stage_splits(self, stage: str | None) -> set[str]:
+        """The splits a stage reads. fit tests afterwards (`--run_test`), so it checks test files too."""
+        if stage in ("test", "predict"):
+            return {"test"}
+        if stage == "validate" and self.validation != "train_split":
+            return {"test"} if self.validation == "oracle_test" else set()
+        return {"train", "test"}
+
     def setup(self, stage: str | None = None) -> None:
-        if self.splits:
+        """Validate every file `stage` will read (all of them, before the first step), then build splits."""
+        need = self._stage_splits(stage)
+        if self.splits and need <= self._checked:
             return
         self.prepare_data() if self.dataset_id == "synthetic" else None
-        train = self._records("train")
-        test = self._records("test")
+        self.facts = ExtractionFacts()
+        train = self._records("train", check="train" in need)
+        test = self._records("test", check="test" in need)
+        self._check_config_against_sidecars()
+        if "train" in need:
+            for label, what in ((0, "normal"), (1, "anomalous")):
+                if not any(v.label == label for v in train):
+                    raise DataError(f"{self.dataset_id} train split ({self._list_name('train')}) has no {what} "
+                                    f"video; balanced MIL training needs both classes")
         if self.validation == "train_split":
             rng = random.Random(self.seed)
             val = []
@@ -242,11 +339,19 @@ class MILFeatureDataModule(L.LightningDataModule):
             train = [v for v in train if v.name not in val_names]
             self.splits["val"] = val
         self.splits["train"], self.splits["test"] = train, test
-        self.ground_truth = self._load_ground_truth()
-        for v in test:  # check every annotation against its feature length now, not mid-evaluation
-            self.ground_truth.frame_labels(v.name, v.num_snippets, self.frames_per_snippet)
-            if v.label == 1 and not self.ground_truth.is_anomalous(v.name):
-                raise ValueError(f"{self.ground_truth.source}: anomalous test video {v.name} has no annotation")
+        if "test" in need or self.validation == "oracle_test":
+            self.ground_truth = self._load_ground_truth()
+            labels_seen = set()
+            for v in test:  # check every annotation against its feature length now, not mid-evaluation
+                labels = self.ground_truth.frame_labels(v.name, v.num_snippets, self.frames_per_snippet)
+                labels_seen.update(labels[:1].tolist() + labels[-1:].tolist() + ([1] if labels.any() else []))
+                if v.label == 1 and not self.ground_truth.is_anomalous(v.name):
+                    raise GroundTruthError(f"{self.ground_truth.source}: anomalous test video {v.name} has no annotation")
+            if labels_seen != {0, 1}:
+                raise DataError(f"{self.dataset_id} test split ({self._list_name('test')}): frame-level AUC needs both "
+                                f"normal and anomalous frames, but all {len(test)} test videos have only label "
+                                f"{sorted(labels_seen)} under {self.ground_truth.source}")
+        self._checked = need | self._checked
         h = hashlib.sha256()
         for split in sorted(self.splits):
             for v in self.splits[split]:
@@ -255,8 +360,10 @@ class MILFeatureDataModule(L.LightningDataModule):
 
     # ------------------------------------------------------------------ loaders
     def _loader(self, dataset, batch_size, collate, sampler=None) -> DataLoader:
+        # a private generator: iterating a loader must not draw from the global RNG (exact resume)
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=collate,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0, drop_last=False)
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0, drop_last=False,
+                          generator=torch.Generator().manual_seed(self.seed))
 
     def train_dataloader(self) -> DataLoader:
         train = self.splits["train"]
@@ -267,8 +374,10 @@ class MILFeatureDataModule(L.LightningDataModule):
         pairs = BalancedPairDataset(normal, abnormal, num_pairs=iters * self.batch_size * world, seed=self.seed)
         rank = self.trainer.global_rank if self.trainer is not None else 0
         sampler = EpochForwardingSampler(pairs, num_replicas=world, rank=rank)
-        return DataLoader(pairs, batch_size=self.batch_size, sampler=sampler, drop_last=True,
-                          collate_fn=collate_pairs, num_workers=self.num_workers)
+        # resumable: the checkpoint holds the position in the epoch (see vadbench.data.samplers)
+        return ResumableDataLoader(pairs, batch_size=self.batch_size, sampler=sampler, drop_last=True,
+                                   collate_fn=collate_pairs, num_workers=self.num_workers,
+                                   generator=torch.Generator().manual_seed(self.seed))
 
     def val_dataloader(self) -> DataLoader:
         if self.validation == "none":
@@ -287,5 +396,6 @@ class MILFeatureDataModule(L.LightningDataModule):
         return self.test_dataloader()
 
     def result_metadata(self) -> dict:
+        extras = {"frames_per_snippet": self.frames_per_snippet, **self.facts.as_metadata()}
         return {"dataset": self.dataset_id, "data_source": self.data_source, "data_fingerprint": self.fingerprint,
-                "model_selection": self.model_selection}
+                "model_selection": self.model_selection, "extras": extras}

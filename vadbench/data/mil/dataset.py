@@ -16,13 +16,18 @@ from vadbench.data.mil.features import load_features, reduce_to_segments
 
 @dataclass(frozen=True)
 class VideoRecord:
-    """One video of a split: its name, label, feature file and optional patch-feature files."""
+    """One video of a split: its name, label, feature file and optional patch-feature files.
+
+    num_frames: the video's real frame count when the extraction sidecar records it; frames past it
+    (the padded tail of the last snippet) are then left out of the frame-level evaluation.
+    """
 
     name: str
     label: int
     path: Path
     num_snippets: int
     patch_paths: dict[str, Path] = field(default_factory=dict)
+    num_frames: int | None = None
 
 
 class SegmentDataset(Dataset):
@@ -93,8 +98,11 @@ class FullVideoDataset(Dataset):
         item = {"features": feats, "label": v.label, "index": i,
                 "patches": {k: torch.from_numpy(load_features(p)) for k, p in v.patch_paths.items()}}
         if self.ground_truth is not None:
-            item["frame_labels"] = torch.from_numpy(
-                self.ground_truth.frame_labels(v.name, feats.shape[0], self.frames_per_snippet))
+            labels = self.ground_truth.frame_labels(v.name, feats.shape[0], self.frames_per_snippet)
+            if v.num_frames is not None and 0 < v.num_frames < len(labels):
+                labels[v.num_frames:] = -1  # padded tail frames are not frames of the video: not scored
+            item["frame_labels"] = torch.from_numpy(labels)
+            item["frames_per_snippet"] = self.frames_per_snippet
         return item
 
 
@@ -121,6 +129,7 @@ def collate_videos(items: list[dict]) -> MILBatch:
         video_index=torch.tensor([it["index"] for it in items], dtype=torch.long),
         frame_labels=frame_labels,
         patches={k: _pad_stack([it["patches"][k] for it in items]) for k in items[0]["patches"]},
+        frames_per_snippet=items[0].get("frames_per_snippet"),
     )
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vadbench.errors import VadbenchError
 
-class FeatureFileError(ValueError):
+
+class FeatureFileError(VadbenchError, ValueError):
     pass
 
 

@@ -17,8 +17,10 @@ from torch import nn
 
 from vadbench.models.mil_base import MILAnomalyModule
 
+from vadbench.errors import VadbenchError
 
-class StageCheckpointError(ValueError):
+
+class StageCheckpointError(VadbenchError, ValueError):
     pass
 
 

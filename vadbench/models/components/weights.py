@@ -20,11 +20,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from vadbench.errors import VadbenchError
+
 WRAPPER_PREFIXES = ("module.", "backbone.", "model.", "net.")
 NESTING_KEYS = ("state_dict", "model", "net")
 
 
-class WeightsError(ValueError):
+class WeightsError(VadbenchError, ValueError):
     """A weight file or checkpoint that is missing, unreadable or does not fit the module."""
 
 
