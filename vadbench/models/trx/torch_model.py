@@ -156,12 +156,18 @@ class TRXModel(nn.Module):
         cardinalities: tuple sizes, one cross-transformer each ({2, 3} in the paper).
         proj_dim: key/value dim P (1152).
         pe_scale, dropout: positional-encoding scale (0.1) and dropout (0.1).
+        backbone_passes: `joint` (support and query frames in one backbone call) or `separate` (the
+            official code: one call for the support, one for the queries; with BatchNorm in train
+            mode the batch statistics differ, which moves the logits). Used by `embed_episode`.
     """
 
     def __init__(self, backbone: str = "resnet50", backbone_weights: str | None = None, seq_len: int = 8,
                  cardinalities: tuple[int, ...] = (2, 3), proj_dim: int = 1152, pe_scale: float = 0.1,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, backbone_passes: str = "joint"):
         super().__init__()
+        if backbone_passes not in ("joint", "separate"):
+            raise ValueError(f"backbone_passes must be 'joint' or 'separate'; got {backbone_passes!r}")
+        self.backbone_passes = backbone_passes
         if not cardinalities:
             raise ValueError("TRX needs at least one tuple cardinality")
         self.backbone, self.feature_dim, self.backbone_loaded = build_resnet(backbone, backbone_weights)
@@ -173,6 +179,14 @@ class TRXModel(nn.Module):
         """(B, T, 3, H, W) -> per-frame features (B, T, D)."""
         b, t = frames.shape[:2]
         return self.backbone(frames.flatten(0, 1)).reshape(b, t, -1)
+
+    def embed_episode(self, support: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames (S, T, 3, H, W), (Q, T, 3, H, W) -> features (S, T, D), (Q, T, D), in one backbone
+        pass or two (`backbone_passes`)."""
+        if self.backbone_passes == "separate":
+            return self.embed(support), self.embed(query)
+        features = self.embed(torch.cat([support, query]))
+        return features[:support.shape[0]], features[support.shape[0]:]
 
     def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                 way: int) -> torch.Tensor:
