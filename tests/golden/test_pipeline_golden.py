@@ -96,3 +96,16 @@ def test_sultani_official_frame_expansion():
     assert per_clip[-2].item() == 31
     padded = pad_to_frames(official_frame_scores(scores, 10), 170)
     assert padded.shape == (170,) and (padded[160:] == 31).all()
+
+
+def test_ucf_reader_takes_the_numbering_and_rejects_unknown_values(tmp_path):
+    from vadbench.data.mil.annotations import read_ground_truth
+
+    txt = tmp_path / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt"
+    txt.write_text("Abuse028_x264.mp4  Abuse  0  15  -1  -1\n")
+    zero = read_ground_truth("ucf_temporal_txt", txt, "0-based")
+    assert zero.frame_labels("Abuse028_x264", 2).nonzero()[0].tolist() == list(range(16))   # 0-based: frame 0 exists
+    with pytest.raises(ValueError, match="invalid interval"):
+        read_ground_truth("ucf_temporal_txt", txt).frame_labels("Abuse028_x264", 2)     # 1-based: no frame 0
+    with pytest.raises(ValueError, match="frame_numbering"):
+        read_ground_truth("ucf_temporal_txt", txt, "zero")
