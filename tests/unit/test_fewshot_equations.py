@@ -195,3 +195,18 @@ def test_skps_heads_get_their_own_feature_slices_and_the_temporal_logits_average
         d = reference_hausdorff(support, query)                   # (Q, S) in the original support order
         expected = torch.stack([-d[:, labels == c].mean(1) for c in range(way)], dim=1)
         torch.testing.assert_close(out.temporal, expected)
+
+
+def test_trx_unit_backbone_input_feeds_the_backbone_frames_in_0_1():
+    from vadbench.data.episodic.dataset import IMAGENET_MEAN, IMAGENET_STD
+
+    torch.manual_seed(5)
+    unit = TRXModel("resnet_tiny", seq_len=2, proj_dim=8, backbone_input="unit").eval()
+    raw = torch.rand(1, 2, 3, 32, 32)                                    # frames in [0, 1]
+    normalised = (raw - torch.tensor(IMAGENET_MEAN).view(3, 1, 1)) / torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    with torch.no_grad():
+        expected = unit.backbone(raw.flatten(0, 1)).view(1, 2, -1)
+        torch.testing.assert_close(unit.embed(normalised), expected, rtol=1e-5, atol=1e-5)
+        default = TRXModel("resnet_tiny", seq_len=2, proj_dim=8).eval()
+        default.load_state_dict(unit.state_dict())
+        assert (default.embed(normalised) - expected).abs().max() > 1e-3

@@ -16,6 +16,9 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)   # as vadbench.data.episodic.dataset normalises the frames
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet_tiny")
 
 
@@ -159,12 +162,18 @@ class TRXModel(nn.Module):
         backbone_passes: `joint` (support and query frames in one backbone call) or `separate` (the
             official code: one call for the support, one for the queries; with BatchNorm in train
             mode the batch statistics differ, which moves the logits). Used by `embed_episode`.
+        backbone_input: `imagenet` (frames as the datamodule gives them, ImageNet-normalised) or
+            `unit` (the official code: frames in [0, 1], no normalisation; `embed` undoes the
+            datamodule's ImageNet normalisation, x * std + mean, before the backbone).
     """
 
     def __init__(self, backbone: str = "resnet50", backbone_weights: str | None = None, seq_len: int = 8,
                  cardinalities: tuple[int, ...] = (2, 3), proj_dim: int = 1152, pe_scale: float = 0.1,
-                 dropout: float = 0.1, backbone_passes: str = "joint"):
+                 dropout: float = 0.1, backbone_passes: str = "joint", backbone_input: str = "imagenet"):
         super().__init__()
+        if backbone_input not in ("imagenet", "unit"):
+            raise ValueError(f"backbone_input must be 'imagenet' or 'unit'; got {backbone_input!r}")
+        self.backbone_input = backbone_input
         if backbone_passes not in ("joint", "separate"):
             raise ValueError(f"backbone_passes must be 'joint' or 'separate'; got {backbone_passes!r}")
         self.backbone_passes = backbone_passes
@@ -178,7 +187,12 @@ class TRXModel(nn.Module):
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, H, W) -> per-frame features (B, T, D)."""
         b, t = frames.shape[:2]
-        return self.backbone(frames.flatten(0, 1)).reshape(b, t, -1)
+        x = frames.flatten(0, 1)
+        if self.backbone_input == "unit":   # official TRX: [0, 1] frames
+            mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            x = x * std + mean
+        return self.backbone(x).reshape(b, t, -1)
 
     def embed_episode(self, support: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames (S, T, 3, H, W), (Q, T, 3, H, W) -> features (S, T, D), (Q, T, D), in one backbone
