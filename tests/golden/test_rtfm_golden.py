@@ -122,3 +122,17 @@ def test_each_non_official_switch_changes_its_term(golden, official_step, switch
                         torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=out.scores.dtype))
     official = golden["step"][f"loss_{TERMS[term]}_f64"]
     assert rel_err(terms[term], official) > 1e-3
+
+
+def test_float32_forward_matches_the_official_float32_run(golden):
+    """In float32 (how the suite trains) the forward agrees with the official float32 run within a
+    few times the official code's own float32-vs-float64 gap."""
+    model, _ = build(golden)
+    model.float().eval()
+    fwd = golden["fwd"]
+    with torch.no_grad():
+        out = model(golden["batch"].float())
+    np.testing.assert_allclose(out.scores.numpy(), fwd["eval_scores_f32"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(out.magnitudes.numpy(), fwd["eval_magnitudes_f32"], rtol=0, atol=2e-4)
+    idx = model.topk(out)
+    np.testing.assert_array_equal(idx[2:].numpy(), fwd["eval_topk_abnormal_f32"])
