@@ -1,4 +1,11 @@
-"""Frame-level anomaly metrics: ROC-AUC (micro and macro) and AP, exact under DDP.
+"""Frame-level anomaly metrics: ROC-AUC (micro and macro), AP and the official PR-AUC, exact under DDP.
+
+Two precision-recall summaries, both over all test frames, labelled differently on purpose:
+- `frame_ap_micro`: average precision (scikit-learn `average_precision_score`, a step-wise sum).
+- `frame_pr_auc_micro`: the number the official RTFM / SSRL code reports as "PR-AUC":
+  `auc(recall, precision)` of scikit-learn's `precision_recall_curve`, a trapezoidal area (it
+  interpolates linearly between operating points, which AP does not). The two differ, typically in
+  the second decimal; compare a paper's AP column with `frame_pr_auc_micro`.
 
 Micro AUC is the papers' protocol: every test frame of every video concatenated, one ROC curve.
 Macro AUC is the mean of per-video ROC-AUCs over the videos whose frames hold both classes (a
@@ -12,7 +19,7 @@ DistributedSampler repeats videos to even out ranks) cannot change the result.
 from __future__ import annotations
 
 import torch
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 from torchmetrics import Metric
 
 FRAME_BITS = 32  # key = video_index << 32 | frame_index
@@ -31,6 +38,7 @@ def frame_level_metrics(scores: torch.Tensor, labels: torch.Tensor, video_index:
         )
     out["frame_auc_micro"] = float(roc_auc_score(labels, scores))
     out["frame_ap_micro"] = float(average_precision_score(labels, scores))
+    out["frame_pr_auc_micro"] = official_pr_auc(labels, scores)
     per_video = []
     order = vids.argsort(kind="stable")
     vids_sorted, labels_sorted, scores_sorted = vids[order], labels[order], scores[order]
@@ -41,6 +49,12 @@ def frame_level_metrics(scores: torch.Tensor, labels: torch.Tensor, video_index:
     out["frame_auc_macro"] = float(sum(per_video) / len(per_video)) if per_video else float("nan")
     out["num_videos_macro"] = float(len(per_video))
     return out
+
+
+def official_pr_auc(labels, scores) -> float:
+    """The official RTFM/SSRL "PR-AUC": trapezoidal area under scikit-learn's (recall, precision) points."""
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    return float(auc(recall, precision))
 
 
 def _split(arr, bounds):

@@ -8,7 +8,13 @@ Every reader returns a `GroundTruth`: for each anomalous test video either a lis
 Conventions (documented in the README):
 - UCF-Crime `Temporal_Anomaly_Annotation_for_Testing_Videos.txt`: `name class s1 e1 s2 e2`, -1 = no
   interval; RTFM's `.mat` files hold the same intervals (uint8/uint16: cast before arithmetic).
-  Frames s..e (1-based, inclusive) are anomalous.
+  Frames s..e (1-based, inclusive) are anomalous by default (`frame_numbering="1-based"`: the file's
+  own numbering, as Sultani's `Evaluate_Anomaly_Detector.m` reads it: the ground truth behind the
+  Sultani numbers). `frame_numbering="0-based"` reproduces RTFM's `list/make_gt_ucf.py`, whose
+  `gt-ucf.npy` is the ground truth behind the RTFM, SSRL and MSIP UCF-Crime numbers: s and e are
+  0-based frame indices, frames s..e inclusive are anomalous (an interval ending at 16*T, which
+  the script shortens by one, ends at the last frame either way). The two readings differ by one
+  frame at each end of every interval (312 frame labels over the UCF-Crime test set).
 - The features of a video of F frames have T = F // 16 (or ceil) snippets, so an interval may end a
   few frames past 16*T: up to `frames_per_snippet - 1` frames beyond are cut; more is an error.
 - ShanghaiTech masks: T must equal ceil(F / 16); the mask is padded with its last label to 16*T.
@@ -20,6 +26,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -30,11 +37,16 @@ class GroundTruthError(VadbenchError, ValueError):
     pass
 
 
+FrameNumbering = Literal["1-based", "0-based"]
+FRAME_NUMBERINGS = ("1-based", "0-based")
+
+
 @dataclass
 class GroundTruth:
     source: str
     intervals: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     masks: dict[str, Path | np.ndarray] = field(default_factory=dict)
+    frame_numbering: FrameNumbering = "1-based"   # how interval numbers are read (see module docstring)
 
     def is_anomalous(self, name: str) -> bool:
         return bool(self.intervals.get(name)) or name in self.masks
@@ -55,15 +67,16 @@ class GroundTruth:
             labels[: len(mask)] = mask
             labels[len(mask):] = mask[-1] if len(mask) else 0
             return labels
+        first = 0 if self.frame_numbering == "0-based" else 1   # the number of the first frame
         for start, end in self.intervals.get(name, []):
-            if start < 1 or end < start:
+            if start < first or end < start:
                 raise GroundTruthError(f"{self.source}: video {name}: invalid interval [{start}, {end}]")
             if start > n_frames or end > n_frames + frames_per_snippet - 1:
                 raise GroundTruthError(
                     f"{self.source}: video {name}: annotated frames [{start}, {end}] lie beyond the "
                     f"{n_frames} frames covered by its features (T = {num_snippets} snippets x "
                     f"{frames_per_snippet}); the features and the annotation disagree on the video length")
-            labels[start - 1: min(end, n_frames)] = 1
+            labels[start - first: min(end + 1 - first, n_frames)] = 1
         return labels
 
 
@@ -155,10 +168,15 @@ def read_ucsd_intervals(path: str | Path, prefix: str = "Test") -> GroundTruth:
     return gt
 
 
-def read_ground_truth(fmt: str, path: str | Path) -> GroundTruth:
+def read_ground_truth(fmt: str, path: str | Path, frame_numbering: FrameNumbering = "1-based") -> GroundTruth:
+    """`frame_numbering` applies to the UCF-Crime intervals (see the module docstring)."""
     path = Path(path)
+    if frame_numbering not in FRAME_NUMBERINGS:
+        raise ValueError(f"frame_numbering must be one of {FRAME_NUMBERINGS}; got {frame_numbering!r}")
     if fmt == "ucf_temporal_txt":
-        return read_ucf_mat_dir(path) if path.is_dir() else read_ucf_temporal_txt(path)
+        gt = read_ucf_mat_dir(path) if path.is_dir() else read_ucf_temporal_txt(path)
+        gt.frame_numbering = frame_numbering
+        return gt
     if fmt == "shanghaitech_masks":
         return read_shanghaitech_masks(path)
     if fmt == "ucsd_m":

@@ -18,8 +18,8 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from vadbench.data.manifest import SplitEntry, load_manifest, manifest_split, video_name_from_list_line
-from vadbench.data.mil.annotations import GroundTruth, GroundTruthError, read_ground_truth
+from vadbench.data.manifest import SplitEntry, manifest_split, video_name_from_list_line
+from vadbench.data.mil.annotations import FrameNumbering, GroundTruth, GroundTruthError, read_ground_truth
 from vadbench.data.mil.dataset import (BalancedPairDataset, FullVideoDataset, SegmentDataset, VideoRecord,
                                        collate_pairs, collate_videos)
 from vadbench.data.mil.features import FeatureFileError, read_header
@@ -68,6 +68,9 @@ class MILFeatureDataModule(L.LightningDataModule):
             `val_fraction` of the training videos and select on video-level AUC; `oracle_test`: the
             papers' protocol, selecting on the test set (results are labelled as such).
         synthetic: options of the generated dataset (see `vadbench.data.synthetic.SyntheticMILConfig`).
+        ucf_frame_numbering: how the UCF-Crime annotation's frame numbers are read: `1-based` (the
+            file's numbering; Sultani's evaluation) or `0-based` (RTFM's `gt-ucf.npy`, behind the
+            RTFM / SSRL / MSIP numbers); see `vadbench.data.mil.annotations`. Recorded in the config.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class MILFeatureDataModule(L.LightningDataModule):
         seed: int = 0,
         synthetic: dict | None = None,
         extraction: dict | None = None,
+        ucf_frame_numbering: FrameNumbering = "1-based",
     ):
         super().__init__()
         if dataset not in GT_FORMATS:
@@ -109,6 +113,7 @@ class MILFeatureDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.validation, self.val_fraction, self.seed = validation, val_fraction, seed
         self.synthetic = dict(synthetic or {})
+        self.ucf_frame_numbering = ucf_frame_numbering
         self._index: dict[str, Path] | None = None
         self.splits: dict[str, list[VideoRecord]] = {}
         self.ground_truth: GroundTruth | None = None
@@ -298,11 +303,11 @@ class MILFeatureDataModule(L.LightningDataModule):
     def _load_ground_truth(self) -> GroundTruth:
         fmt = GT_FORMATS[self.dataset_id]
         if self.annotations is not None:
-            return read_ground_truth(fmt, Path(self.annotations).expanduser())
+            return read_ground_truth(fmt, Path(self.annotations).expanduser(), self.ucf_frame_numbering)
         for cand in GT_DEFAULT_NAMES[fmt]:
             found = [self.root_dir / cand] if (self.root_dir / cand).exists() else sorted(self.root_dir.rglob(cand))
             if found:
-                return read_ground_truth(fmt, found[0])
+                return read_ground_truth(fmt, found[0], self.ucf_frame_numbering)
         raise DataError(f"no {self.dataset_id} test annotations given (`data.init_args.annotations`) "
                                 f"and none of {GT_DEFAULT_NAMES[fmt]} found under {self.root_dir}")
 

@@ -5,10 +5,18 @@ Defaults follow the papers; the official code's choices are available for compar
   or `squared` (code: mean((|eps - ||mean_k f+|| | + ||mean_k f-||)^2) per crop).
 - classification: `per_snippet` (eq. (9): BCE on each of the k selected scores, summed over k) or
   `topk_mean` (code: BCE on the mean of the k selected scores).
-- sparsity: `l1` (eq. (10): sum_t |s_t+|) or `l2` (code: L2 norm).
+- sparsity: `l1` (eq. (10): sum_t |s_t+|, averaged over the anomalous videos), `l2` (code: ONE L2
+  norm of the anomalous videos' scores flattened into a vector of B*T values, not averaged: sqrt(B)
+  times a per-video norm when the videos' norms are equal) or `l2_per_video` (the mean over videos
+  of per-video L2 norms; what `l2` computed before it was matched to the official code).
 - smoothness within each video (eq. (10)); `smooth_across_videos=True` reproduces the code's
   flattened version, whose differences cross video boundaries.
-Sparsity and smoothness apply to the anomalous videos' scores, averaged over those videos.
+Sparsity and smoothness apply to the anomalous videos' scores (averaged over those videos, except the
+official `l2` sparsity and `smooth_across_videos`, which sum over the whole flattened batch).
+The official recipe (RTFM cf938f4 train.py; checked against tests/golden/): magnitude_loss=squared,
+classification=topk_mean, sparsity=l2, smooth_across_videos=True, margin 100, lambda_fm 1e-4,
+lambda_sparsity 8e-3, lambda_smooth 8e-4 (with attention_norm=count in the model and Adam lr 1e-3,
+weight decay 5e-3).
 """
 
 from __future__ import annotations
@@ -21,10 +29,16 @@ from torch import nn
 
 
 def sparsity_loss(scores: torch.Tensor, mask: torch.Tensor | None = None, kind: str = "l1") -> torch.Tensor:
-    """scores (B, T) -> mean over videos of sum_t |s_t| (l1) or ||s||_2 (l2)."""
+    """scores (B, T) -> `l1`: mean over videos of sum_t |s_t| (SSRL eq. (10)); `l2`: ||vec(s)||_2, one
+    norm over all B*T scores (official code); `l2_per_video`: mean over videos of ||s_b||_2."""
     s = scores if mask is None else scores * mask
-    per_video = s.abs().sum(1) if kind == "l1" else s.pow(2).sum(1).sqrt()
-    return per_video.mean()
+    if kind == "l1":
+        return s.abs().sum(1).mean()
+    if kind == "l2":
+        return s.reshape(-1).pow(2).sum().sqrt()
+    if kind == "l2_per_video":
+        return s.pow(2).sum(1).sqrt().mean()
+    raise ValueError(f"sparsity must be one of l1, l2, l2_per_video; got {kind!r}")
 
 
 def smoothness_loss(scores: torch.Tensor, mask: torch.Tensor | None = None, across_videos: bool = False) -> torch.Tensor:
@@ -48,7 +62,7 @@ class RTFMLoss(nn.Module):
         lambda_smooth: float = 8e-4,
         magnitude_loss: Literal["hinge", "squared"] = "hinge",
         classification: Literal["per_snippet", "topk_mean"] = "per_snippet",
-        sparsity: Literal["l1", "l2"] = "l1",
+        sparsity: Literal["l1", "l2", "l2_per_video"] = "l1",
         smooth_across_videos: bool = False,
     ):
         super().__init__()

@@ -158,6 +158,23 @@ def shift_weights(weight_map: torch.Tensor, weighting: Weighting = "raw", temper
     raise ValueError(f"unknown weighting {weighting!r}; expected raw, sum or softmax")
 
 
+def random_point_maps(shape: tuple[int, ...], device=None, dtype=torch.float32,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random maps (..., h, w) that each hold one bilinear point mass (weights >= 0 summing to 1) at a
+    uniformly random continuous grid position. With `raw` or `sum` weighting the weighted shift of
+    such a map is that position, so the key patch centre is uniform over its allowed range: the
+    uniform random patches of journal sec. 3.5. (A map of uniform random values instead puts the
+    raw-weighted centre mostly at the clamp bound and the sum-weighted one near the frame centre.)"""
+    *lead, h, w = shape
+    pos = torch.rand(*lead, 2, device=device, dtype=dtype, generator=generator)
+    px, py = pos[..., 0] * (w - 1), pos[..., 1] * (h - 1)
+    gx = torch.arange(w, device=device, dtype=dtype)
+    gy = torch.arange(h, device=device, dtype=dtype)
+    wx = (1 - (gx - px[..., None]).abs()).clamp_min(0)          # (..., w) linear interpolation weights
+    wy = (1 - (gy - py[..., None]).abs()).clamp_min(0)          # (..., h)
+    return wy[..., :, None] * wx[..., None, :]
+
+
 def centre_range(size: int, patch: int) -> tuple[float, float]:
     """[l_a, h_a]: centres (pixel-edge coordinates) whose patch lies inside a side of `size` pixels."""
     if patch > size:
@@ -337,8 +354,12 @@ class SKPSNetModel(nn.Module):
         random_map_prob: float = 0.5,
         extra_trm: bool = True,
         head: TRXHeadConfig = TRXHeadConfig(),
+        random_map: Literal["values", "point"] = "values",
     ):
         super().__init__()
+        if random_map not in ("values", "point"):
+            raise ValueError(f"unknown random_map {random_map!r}; expected values or point")
+        self.random_map = random_map
         if patch_mode not in ("selected", "central", "random"):
             raise ValueError(f"unknown patch_mode {patch_mode!r}; expected selected, central or random")
         if not 0.0 <= random_map_prob <= 1.0:
@@ -414,7 +435,11 @@ class SKPSNetModel(nn.Module):
             # journal sec. 3.5: with probability p a video's selection is driven by a random map
             b, t, h, w = weight_map.shape
             use_random = torch.rand(b, 1, 1, 1, device=weight_map.device) < self.random_map_prob
-            weight_map = torch.where(use_random, torch.rand_like(weight_map), weight_map)
+            if self.random_map == "point":   # one random point per frame: uniform random centres
+                random = random_point_maps(weight_map.shape, weight_map.device, weight_map.dtype)
+            else:                            # uniform random values per map cell (default)
+                random = torch.rand_like(weight_map)
+            weight_map = torch.where(use_random, random, weight_map)
         return weight_map
 
     def patch_centres(self, feature_map: torch.Tensor, frame_hw: tuple[int, int]) -> torch.Tensor:

@@ -33,3 +33,30 @@ class SultaniMILModel(nn.Module):
         if self.l2_normalize:  # paper Sec. 4: each clip feature is l2-normalised
             features = nn.functional.normalize(features, dim=-1)
         return self.net(features).squeeze(-1).mean(dim=2)
+
+
+def official_frame_scores(segment_scores: torch.Tensor, num_clips: int, frames_per_clip: int = 16) -> torch.Tensor:
+    """The official evaluation's frame scores (Evaluate_Anomaly_Detector.m, Sultani 8aa957c, transcribed).
+
+    A test video of `num_clips` 16-frame C3D clips is scored as 32 segments; segment i (0-based) covers
+    clips b[i] .. b[i+1]-2 (1-based), b = round(linspace(1, num_clips, 33)) (MATLAB rounding, half away
+    from zero), or the single clip b[i] when that range is empty; later segments overwrite earlier
+    ones, and frames no segment covers (the last clip when b[i+1]-1 < num_clips) keep score 0, as in
+    the script. Returns (num_clips * frames_per_clip,) frame scores; the script then pads them to the
+    video's frame count with the last value (see `pad_to_frames`).
+    """
+    if segment_scores.shape[-1] != 32:
+        raise ValueError(f"the official evaluation expects 32 segment scores, got {segment_scores.shape[-1]}")
+    bounds = torch.floor(torch.linspace(1, num_clips, 33, dtype=torch.float64) + 0.5).long().tolist()
+    frames = torch.zeros(num_clips * frames_per_clip, dtype=segment_scores.dtype, device=segment_scores.device)
+    for i in range(32):
+        first, last = bounds[i], bounds[i + 1] - 1          # 1-based clips
+        last = max(last, first)
+        frames[(first - 1) * frames_per_clip: last * frames_per_clip] = segment_scores[i]
+    return frames
+
+
+def pad_to_frames(frame_scores: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """Repeat the last frame score up to the video's frame count (the official script's padding)."""
+    extra = num_frames - frame_scores.shape[0]
+    return frame_scores if extra <= 0 else torch.cat([frame_scores, frame_scores[-1:].expand(extra)])

@@ -1,0 +1,189 @@
+"""Rebuild the golden fixtures' weights and inputs (formulas of tests/golden/data/README.md) and map
+the official state_dict keys onto our pure-torch cores.
+
+The fixtures (tests/golden/data/*.npz, *.tsv) were made by running the official RTFM, SSRL and TRX
+code on these inputs; the tests load the same weights into our models under our key names, set
+the official switches, and compare.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATA = Path(__file__).resolve().parent / "data"
+SEED = "golden-v1"
+
+
+def load(name: str) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays and the parsed `meta` of `data/<name>.npz`."""
+    z = np.load(DATA / f"{name}.npz")
+    arrays = {k: z[k] for k in z.files if k != "meta"}
+    return arrays, json.loads(str(z["meta"]))
+
+
+def phase(key: str) -> float:
+    return (zlib.crc32(key.encode("utf-8")) % 6283) / 1000
+
+
+def u(key: str, rows: int, cols: int) -> np.ndarray:
+    """u(K, R, C)[r, c] = sin(0.37 (r + c) + 0.01 r c + phase(K)), float64."""
+    r = np.arange(rows, dtype=np.int64)[:, None]
+    c = np.arange(cols, dtype=np.int64)[None, :]
+    return np.sin(0.37 * (r + c) + 0.01 * (r * c) + phase(key))
+
+
+def key_table(name: str) -> list[dict]:
+    """Rows of `data/<name>_keys.tsv`: key, shape, rule, sum, wsum."""
+    lines = (DATA / f"{name}_keys.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = []
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t")))
+        row["shape"] = () if row["shape"] == "scalar" else tuple(int(s) for s in row["shape"].split("x"))
+        rows.append(row)
+    return rows
+
+
+def generate(key: str, shape: tuple[int, ...], rule: str) -> np.ndarray:
+    """One official state_dict entry from its key and shape (README table 'Weights and buffers')."""
+    k = f"{SEED}:{key}"
+    n = int(np.prod(shape)) if shape else 1
+    if rule == "weight":
+        rows = shape[0]
+        cols = n // rows
+        return (np.sqrt(2.0 / cols) * u(k, rows, cols)).reshape(shape)
+    if rule in ("bias", "running_mean"):
+        return 0.1 * u(k, n, 1)[:, 0]
+    if rule == "norm_weight":
+        return 1 + 0.25 * u(k, n, 1)[:, 0]
+    if rule == "running_var":
+        return 1 + 0.5 * u(k, n, 1)[:, 0] ** 2
+    if rule == "zero":
+        return np.zeros((), dtype=np.int64)
+    raise ValueError(f"no formula for rule {rule!r} ({key})")
+
+
+def official_state(name: str, skip_prefixes: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """The official state_dict of `<name>_keys.tsv` in float64, checked against the table's sums."""
+    state = {}
+    for row in key_table(name):
+        if row["rule"] == "as_built" or row["key"].startswith(skip_prefixes):
+            continue
+        value = generate(row["key"], row["shape"], row["rule"])
+        if row["rule"] != "zero":
+            flat = value.reshape(-1)
+            wsum = float((flat * ((np.arange(flat.size) % 97) / 97)).sum())
+            assert np.isclose(flat.sum(), float(row["sum"]), rtol=1e-12, atol=1e-12), row["key"]
+            assert np.isclose(wsum, float(row["wsum"]), rtol=1e-12, atol=1e-12), row["key"]
+        state[row["key"]] = torch.from_numpy(np.asarray(value))
+    return state
+
+
+def feature_file(key: str, t: int, views: int, dim: int = 2048, s: float = 0.4) -> np.ndarray:
+    """[T, V, D] float32 feature file of video `key` (README 'MIL feature files')."""
+    a = 1 + 0.5 * np.sin(1.3 * np.arange(t) + phase(key))
+    base = u(key, t, dim)[:, None, :]
+    view = u(key + "/view", t * views, dim).reshape(t, views, dim)
+    return (a[:, None, None] * (0.5 + s * base + (0.5 - s) * view)).astype(np.float32)
+
+
+def trx_features(episode: str, video_key: str) -> np.ndarray:
+    """(8, 2048) float32 frame features of a TRX video (README 'TRX features')."""
+    cls = video_key.rsplit("/", 1)[1].split("_")[0]          # "class<c>"
+    e = f"{SEED}/trx/{episode}"
+    x = 0.5 + 0.4 * u(e + "/common", 8, 2048) + 0.03 * u(f"{e}/{cls}", 8, 2048) + 0.02 * u(video_key, 8, 2048)
+    return x.astype(np.float32)
+
+
+# ------------------------------------------------------------------ key maps official -> ours
+def _relation_map(official: str, ours: str) -> dict[str, str]:
+    """The official `Aggregate` (RTFM model.py) onto our `TemporalRelation`."""
+    m = {}
+    for i in range(3):
+        m[f"{official}.conv_{i + 1}.0"] = f"{ours}.dilated.{i}.0"
+        m[f"{official}.conv_{i + 1}.2"] = f"{ours}.dilated.{i}.2"
+    m[f"{official}.conv_4.0"] = f"{ours}.reduce.0"
+    m[f"{official}.conv_5.0"] = f"{ours}.fuse.0"
+    m[f"{official}.conv_5.2"] = f"{ours}.fuse.2"
+    for part in ("theta", "phi", "g"):
+        m[f"{official}.non_local.{part}"] = f"{ours}.non_local.{part}"
+    m[f"{official}.non_local.W.0"] = f"{ours}.non_local.w_z.0"
+    m[f"{official}.non_local.W.1"] = f"{ours}.non_local.w_z.1"
+    return m
+
+
+def _classifier_map(official_prefix: str) -> dict[str, str]:
+    return {f"{official_prefix}fc1": "classifier.net.0", f"{official_prefix}fc2": "classifier.net.3",
+            f"{official_prefix}fc3": "classifier.net.6"}
+
+
+def rtfm_key_map() -> dict[str, str]:
+    return {**_relation_map("Aggregate", "relation"), **_classifier_map("")}
+
+
+SSRL_SCALES = ("patch23", "patch35", "patch47")
+
+
+def ssrl_key_map(num_scales: int) -> dict[str, str]:
+    m = {**_relation_map("Aggregate_clip", "relation"), **_classifier_map("classfier.")}
+    for i, scale in enumerate(SSRL_SCALES[:num_scales]):
+        m.update(_relation_map(f"Aggregate_patch.{i}", f"psr.{scale}"))
+        m[f"patch_to_clip.{i}.0"] = f"mpa.{scale}.conv.0"
+        m[f"patch_to_clip.{i}.2"] = f"mpa.{scale}.conv.2"
+        m[f"linear_out.{i}"] = f"mpa.{scale}.fc.0"
+    return m
+
+
+def trx_key_map() -> dict[str, str]:
+    m = {}
+    for i in range(2):
+        m[f"transformers.{i}.k_linear"] = f"transformers.{i}.key"
+        m[f"transformers.{i}.v_linear"] = f"transformers.{i}.value"
+        m[f"transformers.{i}.norm_k"] = f"transformers.{i}.key_norm"
+    return m
+
+
+def rename(key: str, key_map: dict[str, str]) -> str:
+    module, leaf = key.rsplit(".", 1)
+    if module not in key_map:
+        raise KeyError(f"official key {key} has no counterpart in the key map")
+    return f"{key_map[module]}.{leaf}"
+
+
+def load_official(model: torch.nn.Module, official: dict[str, torch.Tensor], key_map: dict[str, str],
+                  unused_official: tuple[str, ...] = ()) -> dict[str, str]:
+    """Copy the official weights into `model` (float64). Our parameters the official model lacks
+    (biases of the official bias-free convolutions) are set to zero, which makes them the same
+    function. Returns official name -> our name."""
+    model.double()
+    ours = model.state_dict()
+    names = {}
+    for key, value in official.items():
+        if key.startswith(unused_official):
+            continue
+        target = rename(key, key_map)
+        assert target in ours, f"{key} -> {target} not in our model"
+        assert tuple(ours[target].shape) == tuple(value.shape), (key, ours[target].shape, value.shape)
+        names[key] = target
+    covered = set(names.values())
+    new_state = {}
+    for target, tensor in ours.items():
+        if target in covered:
+            continue
+        assert target.endswith("bias"), f"our {target} has no official counterpart"
+        new_state[target] = torch.zeros_like(tensor)
+    for key, target in names.items():
+        new_state[target] = official[key].to(ours[target].dtype)
+    model.load_state_dict(new_state, strict=True)
+    return names
+
+
+def rel_err(ours, reference) -> float:
+    ours = np.asarray(ours.detach().cpu().numpy() if torch.is_tensor(ours) else ours, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    return float(np.abs(ours - reference).max() / max(np.abs(reference).max(), 1e-300))
