@@ -54,6 +54,10 @@ class MILFeatureDataModule(L.LightningDataModule):
         batch_size: videos *per class* in a training batch (paper: 32 normal + 32 anomalous).
         iterations_per_epoch: training batches per epoch (default: one pass over the larger class).
         test_batch_size: test videos per batch (padded and masked when > 1).
+        num_workers: loader worker processes (0 = load in the training process; each training
+            video costs ~2 ms to read and reduce, so 0-2 workers keep a GPU step fed).
+        pin_memory: page-locked batches for asynchronous host-to-GPU copies; None (default) = on
+            when the trainer runs on a CUDA device.
         validation: model selection. `none`: test the last weights; `train_split`: hold out
             `val_fraction` of the training videos and select on video-level AUC; `oracle_test`: the
             papers' protocol, selecting on the test set (results are labelled as such).
@@ -76,6 +80,7 @@ class MILFeatureDataModule(L.LightningDataModule):
         iterations_per_epoch: int | None = None,
         test_batch_size: int = 1,
         num_workers: int = 0,
+        pin_memory: bool | None = None,
         validation: Validation = "none",
         val_fraction: float = 0.1,
         seed: int = 0,
@@ -93,7 +98,7 @@ class MILFeatureDataModule(L.LightningDataModule):
         self.num_segments, self.frames_per_snippet = num_segments, frames_per_snippet
         self.batch_size, self.test_batch_size = batch_size, test_batch_size
         self.iterations_per_epoch = iterations_per_epoch
-        self.num_workers = num_workers
+        self.num_workers, self.pin_memory = num_workers, pin_memory
         self.validation, self.val_fraction, self.seed = validation, val_fraction, seed
         self.synthetic = dict(synthetic or {})
         self._index: dict[str, Path] | None = None
@@ -254,9 +259,19 @@ class MILFeatureDataModule(L.LightningDataModule):
         self.fingerprint = "sha256:" + h.hexdigest()
 
     # ------------------------------------------------------------------ loaders
+    def _loader_kwargs(self, persistent: bool = True) -> dict:
+        """Worker and pinning options shared by every loader (`num_workers`, `pin_memory`). The training
+        loader's workers are not persistent: a fresh start each epoch sees the pair draw's new epoch."""
+        pin = self.pin_memory
+        if pin is None:
+            accelerator = getattr(self.trainer, "accelerator", None) if self.trainer is not None else None
+            pin = type(accelerator).__name__ == "CUDAAccelerator"
+        return {"num_workers": self.num_workers, "persistent_workers": persistent and self.num_workers > 0,
+                "pin_memory": pin}
+
     def _loader(self, dataset, batch_size, collate, sampler=None) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=collate,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0, drop_last=False)
+                          drop_last=False, **self._loader_kwargs())
 
     def train_dataloader(self) -> DataLoader:
         train = self.splits["train"]
@@ -268,7 +283,7 @@ class MILFeatureDataModule(L.LightningDataModule):
         rank = self.trainer.global_rank if self.trainer is not None else 0
         sampler = EpochForwardingSampler(pairs, num_replicas=world, rank=rank)
         return DataLoader(pairs, batch_size=self.batch_size, sampler=sampler, drop_last=True,
-                          collate_fn=collate_pairs, num_workers=self.num_workers)
+                          collate_fn=collate_pairs, **self._loader_kwargs(persistent=False))
 
     def val_dataloader(self) -> DataLoader:
         if self.validation == "none":
