@@ -6,9 +6,9 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
+from vadbench.checkpointing import VadbenchCheckpoint
 from vadbench.data.mil.annotations import GroundTruthError
 from vadbench.data.mil.features import FeatureFileError
 from vadbench.paths import expand_config
@@ -36,9 +36,9 @@ class VadbenchCLI(LightningCLI):
         super().__init__(L.LightningModule, L.LightningDataModule, *args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        # Every fit keeps `last.ckpt` (never lose a checkpoint); configs that select on validation
-        # set `checkpoint.monitor` / `checkpoint.mode`.
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        # Every fit keeps `last.ckpt` (written every 10 min and at the end); configs that select on
+        # validation set `checkpoint.monitor` / `checkpoint.mode` and also keep the best (vadbench/checkpointing.py).
+        parser.add_lightning_class_args(VadbenchCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True, "trainer.default_root_dir": "runs"})
         parser.add_argument("--results_dir", type=str, default="results", help="where result JSON files go")
         parser.add_argument("--setting", type=str, default="default", help="run tag in result files")
