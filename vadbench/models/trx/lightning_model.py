@@ -59,6 +59,12 @@ class TRX(FewShotModule):
     def episode_logits(self, support, support_labels, query, way: int) -> torch.Tensor:
         return self.model(support, support_labels, query, way)
 
+    def cache_entry(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.project(features)  # the tuple keys/values: per video, episode-independent
+
+    def cached_episode_logits(self, support, support_labels, query, way: int) -> torch.Tensor:
+        return self.model.forward_projected(support, support_labels, query, way)
+
     def episode_loss(self, logits: torch.Tensor, labels: torch.Tensor, batch: FewShotBatch):
         loss = trx_loss(logits, labels, self.loss_reduction)
         return loss, {"loss": loss}
