@@ -21,7 +21,7 @@ from vadbench.data.manifest import SplitEntry, load_manifest, manifest_split, vi
 from vadbench.data.mil.annotations import GroundTruth, read_ground_truth
 from vadbench.data.mil.dataset import (BalancedPairDataset, FullVideoDataset, SegmentDataset, VideoRecord,
                                        collate_pairs, collate_videos)
-from vadbench.data.mil.features import FeatureFileError, read_header
+from vadbench.data.mil.features import FeatureFileError, read_header, release_free_memory
 from vadbench.data.samplers import EpochForwardingSampler, eval_sampler_for
 from vadbench.paths import default_data_home
 
@@ -272,6 +272,12 @@ class MILFeatureDataModule(L.LightningDataModule):
     def _loader(self, dataset, batch_size, collate, sampler=None) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=collate,
                           drop_last=False, **self._loader_kwargs())
+
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        # evaluation batches are whole videos of varying length: keep the heap from fragmenting
+        if self.trainer is not None and not self.trainer.training:
+            release_free_memory()
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         train = self.splits["train"]

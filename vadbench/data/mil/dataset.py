@@ -99,6 +99,8 @@ class FullVideoDataset(Dataset):
 
 
 def _pad_stack(tensors: list[torch.Tensor], value: float = 0.0) -> torch.Tensor:
+    if len(tensors) == 1:  # one video per batch (the default test batch): a view, no copy
+        return tensors[0][None]
     t_max = max(t.shape[0] for t in tensors)
     out = tensors[0].new_full((len(tensors), t_max) + tuple(tensors[0].shape[1:]), value)
     for j, t in enumerate(tensors):
