@@ -7,13 +7,13 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from vadbench.errors import ConfigError, VadbenchError
 from vadbench.loggers import WandbSaveConfigCallback
 from vadbench.models.fewshot_base import FEWSHOT_LINKS, link_fewshot_arguments
 from vadbench.models.mil_base import MIL_LINKS, link_mil_arguments
+from vadbench.checkpointing import VadbenchCheckpoint
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
 from vadbench.runs import RNGStateCallback, check_checkpoint, check_model_data_agree, make_run_dir
@@ -46,9 +46,9 @@ class VadbenchCLI(LightningCLI):
         super().__init__(L.LightningModule, L.LightningDataModule, *args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        # Every fit keeps `last.ckpt` (never lose a checkpoint); configs that select on validation
-        # set `checkpoint.monitor` / `checkpoint.mode`.
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        # Every fit keeps `last.ckpt` (written every 10 min and at the end); configs that select on
+        # validation set `checkpoint.monitor` / `checkpoint.mode` and also keep the best (vadbench/checkpointing.py).
+        parser.add_lightning_class_args(VadbenchCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True, "trainer.default_root_dir": "runs"})
         parser.add_argument("--results_dir", type=str, default="results", help="where result JSON files go")
         parser.add_argument("--setting", type=str, default="default", help="run tag in result files")

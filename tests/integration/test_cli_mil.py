@@ -90,10 +90,3 @@ def test_model_selection_is_labelled(tiny_synthetic_mil, tmp_path, validation, m
     assert rec["model_selection"] == expected
     assert Path(rec["ckpt_path"]) == Path(cli.trainer.checkpoint_callback.best_model_path)
     assert cli.trainer.checkpoint_callback.best_model_score is not None  # the monitored value was logged
-
-
-def test_bench_rtfm_smoke(capsys):
-    assert main(["bench", "rtfm", "--batch", "2", "--crops", "2", "--dim", "16", "--segments", "8", "--steps", "1",
-                 "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    assert "it/s" in out and "speed-up of vectorised over per-video loop" in out and "peak" in out

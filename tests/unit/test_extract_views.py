@@ -29,6 +29,24 @@ def test_ten_crop_matches_the_community_positions_and_order():
     assert clip_views(x, "full", 4).shape == (2, 1, 3, 2, 6, 8)
 
 
+def test_ten_crops_are_built_without_extra_copies():
+    """uint8 snippets -> one contiguous float frame tensor -> one contiguous 10-crop tensor whose
+    `(n*10, ...)` reshape for the backbone is a view; values as crops of the normalised frames."""
+    snippets = torch.randint(0, 256, (2, 3, 10, 12, 3), dtype=torch.uint8)  # (n, L, H, W, 3)
+    x = to_float_clips(snippets, "imagenet")
+    assert x.shape == (2, 3, 3, 10, 12) and x.is_contiguous()
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1, 1)
+    torch.testing.assert_close(x, (snippets.permute(0, 4, 1, 2, 3).float() / 255 - mean) / std)
+    v = clip_views(x, "ten", 8)
+    assert v.is_contiguous()
+    flat = v.reshape(20, *v.shape[2:])
+    assert flat.data_ptr() == v.data_ptr()  # a view: no copy before the backbone
+    reference = torch.stack([img[..., t:t + 8, l:l + 8] for img in (x, x.flip(-1))
+                             for t, l in crop_positions(10, 12, 8)], dim=1)
+    assert torch.equal(v, reference)
+
+
 def test_patch_views_are_row_major_windows():
     h, w, rows, cols = 480, 840, 4, 7
     x = torch.zeros(1, 3, 1, h, w)

@@ -86,3 +86,22 @@ def test_real_dataset_needs_a_root():
         MILFeatureDataModule(dataset="ucf_crime").root_dir
     with pytest.raises(ValueError, match="unknown MIL dataset"):
         MILFeatureDataModule(dataset="ucf")
+
+
+def test_loader_options_workers_and_pinned_batches(tiny_synthetic_mil):
+    dm = MILFeatureDataModule(root=str(tiny_synthetic_mil), batch_size=4, num_workers=1, pin_memory=False,
+                              synthetic={"feature_dim": 64})
+    dm.setup()
+    loader = dm.train_dataloader()
+    assert loader.num_workers == 1 and not loader.pin_memory and not loader.persistent_workers
+    test = dm.test_dataloader()
+    assert test.num_workers == 1 and test.persistent_workers
+    one_process = MILFeatureDataModule(root=str(tiny_synthetic_mil), batch_size=4, synthetic={"feature_dim": 64})
+    one_process.setup()
+    assert not one_process.train_dataloader().pin_memory  # auto: no CUDA trainer attached
+    # a worker gives the same batches as the main process
+    assert all(torch.equal(a.features, b.features) for a, b in zip(loader, one_process.train_dataloader()))
+    batch = next(iter(one_process.train_dataloader()))
+    if torch.cuda.is_available():
+        pinned = batch.pin_memory()
+        assert pinned.features.is_pinned() and torch.equal(pinned.features, batch.features)

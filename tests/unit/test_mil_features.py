@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from vadbench.data.mil.features import FeatureFileError, load_features, read_header, reduce_to_segments
+from vadbench.data.mil.features import (FeatureFileError, load_features, load_segments, read_header,
+                                        reduce_to_segments)
 
 
 def naive_reduce(feat, s=32):
@@ -16,6 +17,46 @@ def naive_reduce(feat, s=32):
 def test_reduce_matches_official_rule(t):
     feat = np.random.default_rng(t).standard_normal((t, 3, 8)).astype(np.float32)
     np.testing.assert_allclose(reduce_to_segments(feat, 32), naive_reduce(feat), rtol=1e-5, atol=1e-5)
+
+
+def official_process_feat_per_crop(feat, length=32):
+    """The official RTFM loading, transcribed: per crop, `process_feat` (float32 np.mean per segment)."""
+    crops = []
+    for f in feat.transpose(1, 0, 2):
+        new = np.zeros((length, f.shape[1]), dtype=np.float32)
+        r = np.linspace(0, len(f), length + 1).astype(int)
+        for i in range(length):
+            new[i] = np.mean(f[r[i]:r[i + 1]], 0) if r[i] != r[i + 1] else f[r[i]]
+        crops.append(new)
+    return np.array(crops, dtype=np.float32).transpose(1, 0, 2)
+
+
+@pytest.mark.parametrize("t", [1, 5, 31, 32, 33, 100, 251, 1000])
+def test_reduce_is_bit_identical_to_official_loading(t):
+    feat = (np.random.default_rng(t).standard_normal((t, 10, 24)) * 3 + 1).astype(np.float32)
+    out = reduce_to_segments(feat, 32)
+    assert out.dtype == np.float32 and out.shape == (32, 10, 24)
+    assert np.array_equal(out, official_process_feat_per_crop(feat))  # exact, not allclose
+
+
+def test_reduce_boundaries_floor_linspace():
+    """T = 40: r = floor(1.25 i) = 0, 1, 2, 3, 5, 6, 7, 8, 10, ... (rounding would give 0, 1, 2, 4, 5, 6, 8, 9)."""
+    out = reduce_to_segments(np.arange(40, dtype=np.float32)[:, None], 32)[:, 0]
+    assert out[:8].tolist() == [0, 1, 2, 3.5, 5, 6, 7, 8.5]
+    assert out[-1] == 38.5 and len(out) == 32
+
+
+def test_load_segments_reads_the_memory_map(tmp_path):
+    feat = np.random.default_rng(0).standard_normal((77, 10, 8)).astype(np.float32)
+    np.save(tmp_path / "a.npy", feat)
+    np.save(tmp_path / "flat.npy", feat[:, 0])
+    assert np.array_equal(load_segments(tmp_path / "a.npy"), official_process_feat_per_crop(feat))
+    assert load_segments(tmp_path / "flat.npy").shape == (32, 1, 8)
+    bad = feat.copy()
+    bad[40, 3, 5] = np.inf
+    np.save(tmp_path / "bad.npy", bad)
+    with pytest.raises(FeatureFileError, match=r"bad\.npy: contains NaN/Inf \(first at index \(40, 3, 5\)\)"):
+        load_segments(tmp_path / "bad.npy")
 
 
 def test_reduce_short_video_repeats_snippets():

@@ -60,9 +60,14 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int], method: str = "lanczo
 
 
 def to_float_clips(snippets: torch.Tensor, normalisation: str) -> torch.Tensor:
-    """uint8 `(n, L, H, W, 3)` -> normalised float `(n, 3, L, H, W)` (on snippets' device)."""
+    """uint8 `(n, L, H, W, 3)` -> normalised float `(n, 3, L, H, W)`, contiguous (on snippets' device).
+
+    One converting copy into the contiguous layout (`.float()` of the permuted tensor would keep the
+    channels-last strides, and every later crop or reshape would copy again), then in place."""
     mean, std = NORMALISATIONS[normalisation]
-    x = snippets.permute(0, 4, 1, 2, 3).float().div_(255.0)
+    n, length, h, w, c = snippets.shape
+    x = torch.empty((n, c, length, h, w), dtype=torch.float32, device=snippets.device)
+    x.copy_(snippets.permute(0, 4, 1, 2, 3)).div_(255.0)
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1, 1)
     s = torch.tensor(std, device=x.device).view(1, 3, 1, 1, 1)
     return x.sub_(m).div_(s)
@@ -76,7 +81,10 @@ def crop_positions(h: int, w: int, crop: int) -> list[tuple[int, int]]:
 
 
 def clip_views(x: torch.Tensor, mode: str, crop: int) -> torch.Tensor:
-    """`(n, 3, L, H, W)` -> `(n, V, 3, L, h, w)`, V = 10 (`ten`), 1 (`center`, `full`)."""
+    """`(n, 3, L, H, W)` -> `(n, V, 3, L, h, w)`, V = 10 (`ten`), 1 (`center`, `full`).
+
+    `ten` writes each crop once into one contiguous output (reshaping it to `(n*V, ...)` for the
+    backbone is then a view); the flipped frame is built once, not per crop."""
     if mode == "full":
         return x[:, None]
     h, w = x.shape[-2:]
@@ -86,9 +94,11 @@ def clip_views(x: torch.Tensor, mode: str, crop: int) -> torch.Tensor:
         return x[:, None, ..., t:t + crop, l:l + crop]
     if mode != "ten":
         raise ValueError(f"unknown crop mode {mode!r}; expected one of {CROP_MODES}")
-    flipped = x.flip(-1)
-    views = [img[..., t:t + crop, l:l + crop] for img in (x, flipped) for t, l in pos]
-    return torch.stack(views, dim=1)
+    out = x.new_empty((x.shape[0], 2 * len(pos), *x.shape[1:-2], crop, crop))
+    for j, img in enumerate((x, x.flip(-1))):
+        for i, (t, l) in enumerate(pos):
+            out[:, j * len(pos) + i].copy_(img[..., t:t + crop, l:l + crop])
+    return out
 
 
 def patch_views(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:

@@ -21,6 +21,9 @@ episode of the epoch (the backbone is fixed during evaluation and test clips are
 `cache_eval_embeddings=True`. At test time the datamodule then sends video ids only, and frames of
 a video not seen before are read through `datamodule.test_videos.clip(video_id)`. Results are
 identical to recomputing per episode (the test checks it); `cache_eval_embeddings=False` recomputes.
+What is cached is `cache_entry(embed(frames))`: a model whose head does per-video work that does not
+depend on the episode (TRX: the tuple key/value projections) returns it there and scores episodes
+from the entries in `cached_episode_logits`, so a cached episode costs only the head's attention.
 Per-episode accuracy goes into `EpisodeAccuracy` (de-duplicated by episode index across DDP ranks)
 and is logged as `test/accuracy`, `test/accuracy_ci95` (1.96 std / sqrt(N)) and `test/num_episodes`.
 """
@@ -130,6 +133,15 @@ class FewShotModule(L.LightningModule):
             checkpoint["state_dict"] = {("net." + k[len("model."):] if k.startswith("model.") else k): v
                                         for k, v in state.items()}
 
+    def cache_entry(self, features: torch.Tensor) -> torch.Tensor:
+        """What the evaluation cache keeps per video, from `embed` features (B, T, D); default: them."""
+        return features
+
+    def cached_episode_logits(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
+                              way: int) -> torch.Tensor:
+        """`episode_logits` from cache entries (default: the entries are the features)."""
+        return self.episode_logits(support, support_labels, query, way)
+
     # ---------------------------------------------------------------- training
     def embed_episode(self, batch: FewShotBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Support and query features from the batch's frames, in one backbone pass."""
@@ -177,9 +189,10 @@ class FewShotModule(L.LightningModule):
                 x = frames[start:start + self.embed_chunk]
             else:
                 x = torch.stack([get(int(v)) for v in chunk.tolist()]).to(self.device)
-            self._cache.add(chunk.to(self.device), self.embed(x))
+            self._cache.add(chunk.to(self.device), self.cache_entry(self.embed(x)))
 
     def eval_features(self, batch: FewShotBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Support and query features, or their cache entries (`cache_entry`) when caching."""
         if not self.cache_eval_embeddings:
             return self.embed_episode(batch)
         ids = torch.cat([batch.support_ids, batch.query_ids]).to(self.device)
@@ -190,7 +203,8 @@ class FewShotModule(L.LightningModule):
 
     def episode_accuracy(self, batch: FewShotBatch) -> torch.Tensor:
         support, query = self.eval_features(batch)
-        logits = self.episode_logits(support, batch.support_labels, query, batch.way)
+        logits_of = self.cached_episode_logits if self.cache_eval_embeddings else self.episode_logits
+        logits = logits_of(support, batch.support_labels, query, batch.way)
         return (logits.argmax(dim=-1) == batch.query_labels).float().mean()
 
     def on_validation_epoch_start(self) -> None:

@@ -34,5 +34,12 @@ class MILBatch:
     def batch_size(self) -> int:
         return self.features.shape[0]
 
+    def pin_memory(self) -> "MILBatch":
+        """Page-locked copy (called by a DataLoader with `pin_memory=True`) for asynchronous host-to-GPU copies."""
+        return MILBatch(self.features.pin_memory(), self.labels.pin_memory(), self.mask.pin_memory(),
+                        self.video_index.pin_memory(),
+                        None if self.frame_labels is None else self.frame_labels.pin_memory(),
+                        {k: v.pin_memory() for k, v in self.patches.items()})
+
     def __len__(self) -> int:  # Lightning infers the batch size from len() of dataclass batches
         return self.batch_size

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from vadbench.data.mil.annotations import GroundTruth
 from vadbench.data.mil.batch import MILBatch
-from vadbench.data.mil.features import load_features, reduce_to_segments
+from vadbench.data.mil.features import load_features, load_segments
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,11 @@ class SegmentDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         v = self.videos[i]
         item = {
-            "features": torch.from_numpy(reduce_to_segments(load_features(v.path), self.num_segments)),
+            "features": torch.from_numpy(load_segments(v.path, self.num_segments)),
             "label": v.label,
             "index": i,
         }
-        item["patches"] = {k: torch.from_numpy(reduce_to_segments(load_features(p), self.num_segments))
+        item["patches"] = {k: torch.from_numpy(load_segments(p, self.num_segments))
                            for k, p in v.patch_paths.items()}
         return item
 
@@ -107,6 +107,8 @@ class FullVideoDataset(Dataset):
 
 
 def _pad_stack(tensors: list[torch.Tensor], value: float = 0.0) -> torch.Tensor:
+    if len(tensors) == 1:  # one video per batch (the default test batch): a view, no copy
+        return tensors[0][None]
     t_max = max(t.shape[0] for t in tensors)
     out = tensors[0].new_full((len(tensors), t_max) + tuple(tensors[0].shape[1:]), value)
     for j, t in enumerate(tensors):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from vadbench.models.fewshot_base import FewShotModule
 from vadbench.models.trx.loss import TRXLoss
 from vadbench.models.trx.torch_model import TRXModel
@@ -21,3 +23,9 @@ class TRX(FewShotModule):
 
     def __init__(self, *, net: TRXModel, loss: TRXLoss | None = None, **kwargs):
         super().__init__(net=net, loss=TRXLoss() if loss is None else loss, **kwargs)
+
+    def cache_entry(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net.project(features)  # the tuple keys/values: per video, episode-independent
+
+    def cached_episode_logits(self, support, support_labels, query, way: int) -> torch.Tensor:
+        return self.net.forward_projected(support, support_labels, query, way)

@@ -70,16 +70,17 @@ class TemporalCrossTransformer(nn.Module):
         b = frames.shape[0]
         return frames[:, self.tuples].reshape(b, self.num_tuples, -1)
 
-    def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
-        """Logits (Q, C) = -distance to each class's query-specific prototype.
+    def project(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, D) frame features -> keys (with LayerNorm) and values (B, N, P) of every tuple.
 
-        support: (S, T, D) class-major (S = C*K); query: (Q, T, D).
-        """
-        s = self.tuple_features(self.positional(support))
-        q = self.tuple_features(self.positional(query))
-        s_key, s_value = self.key_norm(self.key(s)), self.value(s)      # (S, N, P)
-        q_key, q_value = self.key_norm(self.key(q)), self.value(q)      # (Q, N, P)
-        shots, n = s.shape[0] // way, self.num_tuples
+        Per video and independent of the episode: the test-time cache stores these."""
+        x = self.tuple_features(self.positional(frames))
+        return self.key_norm(self.key(x)), self.value(x)
+
+    def attend(self, s_key: torch.Tensor, s_value: torch.Tensor, q_key: torch.Tensor, q_value: torch.Tensor,
+               way: int) -> torch.Tensor:
+        """Logits (Q, C) from projected tuples: support (S, N, P) class-major (S = C*K), query (Q, N, P)."""
+        shots, n = s_key.shape[0] // way, self.num_tuples
         s_key = s_key.reshape(way, shots, n, -1)
         s_value = s_value.reshape(way, shots, n, -1)
         # TRX eq. (3)-(4): scaled dot-product between each query tuple and every support tuple of a class
@@ -91,6 +92,13 @@ class TemporalCrossTransformer(nn.Module):
         # TRX eq. (6): squared distance to the prototype, divided by the number of tuples
         distance = (q_value[:, None] - prototype).pow(2).sum(dim=(-1, -2)) / n
         return -distance
+
+    def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
+        """Logits (Q, C) = -distance to each class's query-specific prototype.
+
+        support: (S, T, D) class-major (S = C*K); query: (Q, T, D).
+        """
+        return self.attend(*self.project(support), *self.project(query), way)
 
 
 def average_over_cardinalities(transformers: nn.ModuleList, support: torch.Tensor, query: torch.Tensor,
@@ -212,3 +220,23 @@ class TRXModel(nn.Module):
         return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
                 "backbone_arch": self.backbone_name, "backbone_weights": self.backbone_weights,
                 "cardinalities": self.cardinalities}
+
+    def project(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, N_total, 2, P): every cardinality's tuple keys and values, tuples concatenated.
+
+        All of the head's per-video work (positional encoding, tuple building, key/value maps); the
+        evaluation cache stores this, so a cached episode costs only the attention (`forward_projected`)."""
+        kv = [torch.stack(t.project(frames), dim=2) for t in self.transformers]
+        return torch.cat(kv, dim=1)
+
+    def forward_projected(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
+                          way: int) -> torch.Tensor:
+        """`forward` from `project` outputs: support (S, N_total, 2, P), query (Q, N_total, 2, P)."""
+        check_shots(support_labels, way, "TRX")
+        support = support[torch.argsort(support_labels, stable=True)]   # class-major
+        logits, start = [], 0
+        for t in self.transformers:   # one per cardinality (2 or 3), not per video
+            s, q = support[:, start:start + t.num_tuples], query[:, start:start + t.num_tuples]
+            logits.append(t.attend(s[:, :, 0], s[:, :, 1], q[:, :, 0], q[:, :, 1], way))
+            start += t.num_tuples
+        return torch.stack(logits, dim=-1).mean(dim=-1)   # TRX: the cardinalities' logits are averaged

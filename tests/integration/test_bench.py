@@ -1,0 +1,51 @@
+"""Every `vadbench bench` sub-command runs with tiny sizes and prints its fields, headline figure last."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from vadbench.cli import main
+
+CASES = {
+    "rtfm": (["--batches", "2", "3", "--dim", "16", "--crops", "2", "--segments", "8", "--snippets", "10", "20",
+              "--steps", "2", "--repeats", "1", "--device", "cpu"],
+             ["Lightning step", "bare PyTorch loop", "s/step", "batch 3+3 Lightning / bare"],
+             r"^framework overhead, Lightning step / bare PyTorch step \(target <= 1\.05\): 2\+2 ([\d.]+)x \(cpu\), "
+             r"3\+3 ([\d.]+)x \(cpu\)$"),
+    "trx-cache": (["--episodes", "3", "--way", "3", "--shot", "1", "--height", "32", "--crop", "28",
+                   "--videos-per-class", "2", "--project-episodes", "100", "--project-videos", "20", "--device", "cpu"],
+                  ["accuracy identical True", "u: s/episode, recompute", "a: s/episode, cache full",
+                   "projected 100 ep, recompute", "projected 100 ep, cached", "V = 20 videos"],
+                  r"^embedding cache speed-up of a 100-episode evaluation: ([\d.]+)x \(cpu: .+ -> .+\)$"),
+    "memory": (["--sizes", "2", "4", "--dim", "16", "--crops", "2", "--snippets", "10", "20", "--steps", "1",
+                "--device", "cpu"],
+               ["4 train + 4 test videos: peak RSS", "8 train + 8 test videos: peak RSS", "MB"],
+               r"^peak RSS of fit\+test, 2\.0x more videos \(target <= 1\.1\): ([\d.]+)x \(cpu\)$"),
+    "extract": (["--generated", "--clips", "1", "--copies", "2", "--frames", "24", "--workers", "1", "--resize", "32x40",
+                 "--crop-size", "24", "--snippet-len", "8", "--batch-size", "8", "--device", "cpu"],
+                ["bare PyAV decode (1 process)", "vadbench extract (batched)", "frames/s", "snippets/s"],
+                r"^extract / bare decode, tiny3d at 10 views \(target >= 0\.8\): ([\d.]+)x \(cpu\)$"),
+    "fewshot-input": (["--workers", "1", "--tasks", "1", "--way", "2", "--shot", "1", "--query", "1", "--size", "32",
+                       "--frames", "12", "--height", "32", "--crop", "28", "--backbone", "resnet_tiny",
+                       "--model-tasks", "1", "--gpu-backbone", "resnet_tiny", "--gpu-crop", "28", "--device", "cpu"],
+                      ["loader, 0 workers", "loader, 1 worker", "TRX training, resnet_tiny at 28 px (cpu)",
+                       "GFLOP/frame forward"],
+                      r"^input supply / model demand at batch 16 tasks with 1 workers: ([\d.]+)x \(cpu, measured\), "
+                      r"([\d.e+-]+)x \(gpu, estimated\); a GPU needs ~\d+ decode workers at \d+ frames/s each$"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bench_subcommand_prints_its_figures(name, capsys):
+    argv, fields, headline = CASES[name]
+    assert main(["bench", name, *argv]) == 0
+    out = capsys.readouterr().out
+    words = " ".join(out.split())  # table cells are padded
+    for field in fields:
+        assert field in words, (field, out)
+    last = out.strip().splitlines()[-1]
+    m = re.match(headline, last)
+    assert m, last
+    assert all(float(x) > 0 for x in m.groups())

