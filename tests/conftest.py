@@ -38,6 +38,16 @@ def pytest_collection_modifyitems(config, items):
     items[:] = longest + slow + fast
 
 
+@pytest.fixture
+def one_torch_thread(monkeypatch):
+    """One torch thread for in-process extraction/training (restored afterwards)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def require(path: Path) -> Path:
     """Skip the calling test when a ../shared file is absent."""
     if not path.exists():

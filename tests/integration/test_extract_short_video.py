@@ -6,22 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from vadbench.commands.extract import main as extract_main
 from vadbench.features.video_io import VideoSource, iter_frames
 
 TINY = ["--backbone", "tiny3d", "--snippet-len", "8", "--resize", "40x48", "--crop-size", "32", "--crop", "center",
         "--resize-filter", "bilinear", "--batch-size", "16", "--no-progress", "--workers", "0"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def write_faststart_mp4(path, frames: int, seed: int = 0, size=(48, 64)) -> None:
@@ -38,6 +28,9 @@ def write_faststart_mp4(path, frames: int, seed: int = 0, size=(48, 64)) -> None
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_cut_faststart_mp4_is_named_and_fails_unless_accepted(tmp_path, capsys):

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import roc_auc_score
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,17 +24,8 @@ UCSD_M = SHARED / "aashimanigam_Video-Anomaly-Detection-System" / "UCSD_Anomaly_
 README_EXTRACT = ["--layout", "ucsd_ped2", "--backbone", "tiny3d", "--snippet-len", "8", "--resize", "120x180",
                   "--crop", "full", "--no-progress"]
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.skipif(not (PED2.is_dir() and UCSD_M.is_file()), reason="../shared real Ped2 data absent")]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _true_labels() -> dict[str, np.ndarray]:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "real_data"
@@ -29,17 +28,8 @@ TRAIN_SEEDS = (0, 1, 2)
 EXTRACT = ["--layout", "ucsd_ped2", "--backbone", "tiny3d", "--seed", "0", "--snippet-len", str(SNIPPET),
            "--resize", "120x180", "--crop", "full", "--resize-filter", "bilinear", "--workers", "1", "--no-progress"]
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.skipif(not (PED2.is_dir() and UCSD_M.is_file()), reason="../shared real Ped2 data absent")]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_ped2_frames_extract_then_rtfm_learns(tmp_path):
