@@ -154,7 +154,7 @@ def test_table4_selected_key_patch_beats_central_patch_on_synthetic_5shot(tmp_pa
     print({m: (round(a["accuracy"], 4), round(a["accuracy_ci95"], 4)) for m, a in acc.items()})
     assert acc["selected"]["num_episodes"] == 1000 and acc["central"]["accuracy"] > 0.5     # chance: 0.2
     gap = acc["selected"]["accuracy"] - acc["central"]["accuracy"]
-    assert gap > acc["selected"]["accuracy_ci95"] + acc["central"]["accuracy_ci95"]       # measured 0.095 > 0.024
+    assert gap > acc["selected"]["accuracy_ci95"] + acc["central"]["accuracy_ci95"]       # measured 0.089 > 0.026 (2026-12-01)
 
     cli = VadbenchCLI(args=_resolve_config_args(["--config", config]), run=False)
     model, dm = cli.model, cli.datamodule
