@@ -40,3 +40,37 @@ def print_error(err: BaseException, prog: str = "vadbench") -> None:
     """`<prog>: error: <message>` on stderr (multi-line messages keep their indented detail lines)."""
     text = str(err).strip() or type(err).__name__
     print(f"{prog}: error: {text}", file=sys.stderr)
+
+
+# jsonargparse's lines that only say where in the nesting a bad value sits
+_STRUCTURE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value type:",
+              "Given value:", "- Expected a <class 'NoneType'>", "Problem with given class_path")
+
+
+def config_error_from_parser(err: BaseException) -> ConfigError:
+    """A jsonargparse parse error (a wrong option name or value) as one readable `ConfigError`:
+    the option's full key and jsonargparse's innermost reason, e.g.
+    `--model.init_args.net.init_args.k: Expected a <class 'int'>. Got value: abc`."""
+    import re
+
+    keys, detail = [], []
+    for raw in str(err).splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        match = re.match(r'(?:- )?Parser key "([^"]+)":\s*(.*)$', line)
+        if match:
+            keys.append(match.group(1))
+            if match.group(2):
+                detail.append(match.group(2))
+            continue
+        if line.startswith(_STRUCTURE) or line.lstrip("- ").startswith(_STRUCTURE):
+            continue
+        detail.append(line.lstrip("- "))
+    nested = re.search(r"NestedArg\(key='([^']+)'", str(err))   # the full key under a class_path
+    if keys and nested:
+        where = f"--{keys[0]}.init_args.{nested.group(1)}"
+    else:
+        where = "--" + ".".join(keys) if keys else "the command line / config"
+    reason = detail[0] if detail else str(err).strip()
+    return ConfigError(f"{where}: {reason} (VADBENCH_DEBUG=1 shows jsonargparse's full message)")

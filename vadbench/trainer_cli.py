@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import argparse
 import warnings
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.cli import LightningCLI
 
-from vadbench.errors import ConfigError, VadbenchError
+from vadbench.errors import ConfigError, VadbenchError, config_error_from_parser, debug_enabled
 from vadbench.loggers import WandbSaveConfigCallback
 from vadbench.models.fewshot_base import FEWSHOT_LINKS, link_fewshot_arguments
 from vadbench.models.mil_base import MIL_LINKS, link_mil_arguments
@@ -42,7 +43,9 @@ class VadbenchCLI(LightningCLI):
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("save_config_callback", WandbSaveConfigCallback)  # full config to wandb runs
-        kwargs.setdefault("parser_kwargs", {"parser_mode": "omegaconf"} if _has_omegaconf() else {})
+        # parse errors come back as exceptions (one readable message from `vadbench`, see run_cli)
+        kwargs.setdefault("parser_kwargs", {"exit_on_error": False,
+                                            **({"parser_mode": "omegaconf"} if _has_omegaconf() else {})})
         super().__init__(L.LightningModule, L.LightningDataModule, *args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -273,6 +276,10 @@ def run_cli(argv: list[str]) -> VadbenchCLI:
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
         try:
             return VadbenchCLI(args=_resolve_config_args(argv))
+        except argparse.ArgumentError as err:  # a wrong option name or value (jsonargparse)
+            if debug_enabled():
+                raise
+            raise config_error_from_parser(err) from err
         finally:
             from vadbench.loggers import finish_runs
 

@@ -249,6 +249,16 @@ def test_model_and_data_feature_dims_disagree(data, tmp_path, capsys):
     assert _no_checkpoint(tmp_path)
 
 
+@pytest.mark.parametrize("option, expected", [
+    ("--model.init_args.net.init_args.k=abc", "--model.init_args.net.init_args.k: Expected a <class 'int'>"),
+    ("--model.init_args.no_such_option=1", "--model.init_args.no_such_option: Option 'no_such_option' is not accepted"),
+    ("--no_such_flag", "unrecognized arguments: --no_such_flag"),
+])
+def test_a_wrong_option_is_one_line_naming_the_option(data, tmp_path, capsys, option, expected):
+    _fails(capsys, [*_args(data, tmp_path, "fit"), option], expected)
+    assert _no_checkpoint(tmp_path)
+
+
 @pytest.mark.parametrize("content", [None, b"not a torch file"])
 def test_backbone_weight_file_missing_or_corrupt(tmp_path, capsys, content):
     weights = tmp_path / "resnet.pth"
