@@ -131,3 +131,43 @@ def test_imagenet_weights_come_from_the_torch_cache_and_local_files_load(monkeyp
     torch.testing.assert_close(net2.layer4[1].bn2.running_var, reference.layer4[1].bn2.running_var)
     _, _, random_init = build_resnet("resnet18", None)
     assert not random_init
+
+
+# ---------------------------------------------------------------- typed arguments, validation log
+def test_the_cli_admits_the_new_switch_values():
+    """The LightningModules' nested parts accept every switch value (not only the paper's)."""
+    import contextlib
+    import io
+
+    import yaml
+
+    from vadbench.trainer_cli import run_cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        run_cli(["fit", "--config", "rtfm/synthetic.yaml", "--model.init_args.loss.init_args.sparsity=l2_per_video",
+                 "--model.init_args.net.init_args.relation_bias=true", "--print_config"])
+    cfg = yaml.safe_load(out.getvalue())["model"]["init_args"]
+    assert cfg["loss"]["init_args"]["sparsity"] == "l2_per_video" and cfg["net"]["init_args"]["relation_bias"] is True
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        run_cli(["fit", "--config", "sultani/synthetic.yaml", "--model.init_args.test_scoring=per_snippet",
+                 "--model.init_args.loss.init_args.reduction=mean", "--print_config"])
+    cfg = yaml.safe_load(out.getvalue())["model"]["init_args"]
+    assert cfg["test_scoring"] == "per_snippet" and cfg["loss"]["init_args"]["reduction"] == "mean"
+
+
+def test_validation_logs_the_official_pr_auc(monkeypatch):
+    from vadbench.models.rtfm import RTFM, RTFMLoss, RTFMModel
+
+    module = RTFM(net=RTFMModel(feature_dim=4), loss=RTFMLoss(), optimizer=partial(torch.optim.Adam, lr=1e-3),
+                  frames_per_snippet=1)
+    logged = {}
+    monkeypatch.setattr(module, "log_dict", lambda d, **k: logged.update(d))
+    scores = torch.tensor([[0.9, 0.2, 0.8, 0.1]])
+    labels = torch.tensor([[1, 0, 0, 1]])
+    module.val_frame_metrics.update(scores, labels, torch.ones(1, 4, dtype=torch.bool), torch.zeros(1, dtype=torch.long))
+    from vadbench.metrics.frame_level import official_pr_auc
+    module.on_validation_epoch_end()
+    assert logged["val/frame_pr_auc_micro"] == pytest.approx(official_pr_auc(labels[0].numpy(), scores[0].numpy()))
+    assert "val/frame_ap_micro" in logged
