@@ -68,12 +68,14 @@ def differences(old: dict, new: dict, moved: dict[str, str | None],
         if target in changed:
             before, expected = changed[target]
             if before != value:
-                problems.append(f"{path}: the map of intentional changes expects {before!r} before, the snapshot has {value!r}")
+                problems.append(f"{path}: the map of intentional changes expects {before!r} before, "
+                                f"the snapshot has {value!r}")
         if isinstance(expected, dict) and expected:   # a mapping now: its flattened leaves must all hold
             leaves = flatten(expected, target)
             got = {k: new_f.get(k, ABSENT) for k in leaves}
             if got != leaves or any(k.startswith(target + ".") and k not in leaves for k in new_f):
-                problems.append(f"{path}: {value!r} before, expected {expected!r} now (intentional change), got {got!r}")
+                problems.append(f"{path}: {value!r} before, expected {expected!r} now (intentional change), "
+                                f"got {got!r}")
         elif target not in new_f:
             problems.append(f"{path}: {value!r} before, absent now (looked for {target})")
         elif new_f[target] != expected:
