@@ -131,6 +131,7 @@ def test_rtfm_ucf_crime_prints_the_official_recipe():
     assert cfg["optimizer"]["class_path"] == "torch.optim.Adam"
     assert (cfg["optimizer"]["init_args"]["lr"], cfg["optimizer"]["init_args"]["weight_decay"]) == (1e-3, 5e-3)
     assert print_config("rtfm/ucf_crime.yaml")["data"]["init_args"]["ucf_frame_numbering"] == "0-based"
+    assert print_config("rtfm_ucf.yaml") == print_config("rtfm/ucf_crime.yaml")   # the short name of the issue
     paper = print_config("rtfm/ucf_crime.yaml", "--config", "recipe/rtfm_paper.yaml")["model"]["init_args"]
     assert paper["loss"]["init_args"]["magnitude_loss"] == "hinge"
     assert paper["optimizer"]["init_args"]["weight_decay"] == 5e-4
