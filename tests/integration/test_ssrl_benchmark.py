@@ -6,7 +6,9 @@ previous stage's frozen weights) and one `vadbench fit` of RTFM on the same clip
 Measured (seed 0, 300 steps a stage): RTFM 0.624 = stage 1 0.624 -> 0.679 -> 0.700 -> 0.729 (identical
 before and after the parts/compose refactor of issue 16; earlier notes said 0.627 -> 0.689 -> 0.705 -> 0.751).
 Those numbers, and this test, are of the paper recipe (`recipe/rtfm_paper.yaml` / `recipe/ssrl_paper.yaml`,
-the packaged default before issue 12), pinned here. With the official recipe (the default since issue 12)
+the packaged default before issue 12), pinned here; re-measured on this branch with the paper recipe:
+RTFM 0.652 = stage 1 -> 0.729 -> 0.752 -> 0.780 (the change from the numbers above predates the recipe
+overlays; not traced). With the official recipe (the default since issue 12)
 the same run gave RTFM 0.610 = stage 1 -> 0.730 -> 0.717 -> 0.703: the full SSRL still beats RTFM by 0.09,
 but the scales do not add monotonically on this synthetic set.
 """
