@@ -171,3 +171,16 @@ def test_validation_logs_the_official_pr_auc(monkeypatch):
     module.on_validation_epoch_end()
     assert logged["val/frame_pr_auc_micro"] == pytest.approx(official_pr_auc(labels[0].numpy(), scores[0].numpy()))
     assert "val/frame_ap_micro" in logged
+
+
+def test_sultani_evaluation_scores_are_the_official_ones_for_test_and_predict():
+    torch.manual_seed(1)
+    net = SultaniMILModel(feature_dim=6).eval()
+    module = SultaniMIL(net=net, loss=MILRankingLoss(), optimizer=partial(torch.optim.Adagrad, lr=0.01),
+                        test_scoring="official_segments").eval()
+    batch = MILBatch(features=torch.randn(1, 40, 1, 6), labels=torch.tensor([1]),
+                     mask=torch.ones(1, 40, dtype=torch.bool), video_index=torch.arange(1))
+    torch.testing.assert_close(module.snippet_scores(batch), module.official_test_scores(batch))
+    torch.testing.assert_close(module.predict_step(batch, 0)["scores"][0], module.official_test_scores(batch)[0])
+    module.test_scoring = "per_snippet"
+    torch.testing.assert_close(module.snippet_scores(batch), net(batch.features))

@@ -20,10 +20,11 @@ class SultaniMIL(MILAnomalyModule):
     lr 0.001, 30 positive + 30 negative bags per batch, lambda1 = lambda2 = 8e-5.
     Parts (configs/model/sultani.yaml): `net: SultaniMILModel`, `loss: MILRankingLoss`, `optimizer`.
 
-    test_scoring: `per_snippet` scores every snippet of a test video; `official_segments` scores it as
-        the official evaluation does (Evaluate_Anomaly_Detector.m): the clips averaged into 32 segments
-        (`official_segment_features`), the 32 scores expanded back to the clips (`official_frame_scores`;
-        the last clip keeps 0 as in the script). The official recipe (recipe/sultani_official.yaml).
+    test_scoring: `per_snippet` scores every snippet of an evaluated video (validation, test, predict);
+        `official_segments` scores it as the official evaluation does (Evaluate_Anomaly_Detector.m): the
+        clips averaged into 32 segments (`official_segment_features`), the 32 scores expanded back to the
+        clips (`official_frame_scores`; the last clip keeps 0 as in the script). The official recipe
+        (recipe/sultani_official.yaml).
     """
 
     model_id = "sultani"
@@ -46,11 +47,6 @@ class SultaniMIL(MILAnomalyModule):
             out[b, :n] = official_frame_scores(self.model(segments[None])[0], n, frames_per_clip=1)
         return out
 
-    def test_step(self, batch: MILBatch, batch_idx: int) -> None:
-        if self.test_scoring == "per_snippet":
-            return super().test_step(batch, batch_idx)
-        self._frames_per_snippet_from(batch)
-        self.test_metrics.update(self.official_test_scores(batch), batch.frame_labels, batch.mask, batch.video_index)
 
     def training_step(self, batch: MILBatch, batch_idx: int) -> torch.Tensor:
         terms = self.loss(self.model(batch.features), batch.labels, batch.mask)
@@ -58,4 +54,7 @@ class SultaniMIL(MILAnomalyModule):
         return terms["loss"]
 
     def snippet_scores(self, batch: MILBatch) -> torch.Tensor:
+        """Evaluation scores (validation, test, predict: one scoring for all three)."""
+        if self.test_scoring == "official_segments":
+            return self.official_test_scores(batch)
         return self.model(batch.features)
