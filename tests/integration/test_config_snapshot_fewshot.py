@@ -17,7 +17,7 @@ import io
 import pytest
 import yaml
 
-from tests.config_snapshot import differences, snapshot, snapshot_names
+from tests.config_snapshot import ABSENT, differences, snapshot, snapshot_names
 from vadbench.paths import load_config
 from vadbench.trainer_cli import VadbenchCLI, _resolve_config_args, run_cli
 
@@ -40,6 +40,22 @@ MOVED = {
 }
 FEWSHOT = [n for n in snapshot_names() if n.split("/")[0] in MOVED]
 
+# Issue #12: the values changed on purpose (new flattened path -> (before, now)). TRX: the official
+# code's recipe (configs/recipe/trx_official.yaml) on every config; real data: torchvision's ImageNet
+# ResNet-50s (the papers'); SKPS-Net (no code): the journal's uniform random patches.
+TRX_OFFICIAL = {"model.net.backbone_passes": (ABSENT, "separate"), "model.net.backbone_input": (ABSENT, "unit")}
+IMAGENET = {"model.net.backbone_weights": (None, "imagenet")}
+SKPS_IMAGENET = {**IMAGENET, "model.net.local_backbone_weights": (None, "imagenet")}
+SKPS_RANDOM_MAP = {"model.net.random_map": (ABSENT, "point")}
+
+
+def recipe_changes(name: str) -> dict:
+    model, dataset = name[:-5].split("/")
+    real = not dataset.startswith("synthetic")
+    if model == "trx":
+        return {**TRX_OFFICIAL, **(IMAGENET if real else {})}
+    return {**SKPS_RANDOM_MAP, **(SKPS_IMAGENET if real else {})}
+
 
 def print_config_of(args: list[str]) -> dict:
     out = io.StringIO()
@@ -59,7 +75,7 @@ def test_every_fewshot_config_has_a_snapshot():
 @pytest.mark.parametrize("name", FEWSHOT)
 def test_fewshot_config_resolves_to_the_values_before_the_refactor(name):
     new = print_config(name)
-    problems = differences(snapshot(name), new, MOVED[name.split("/")[0]])
+    problems = differences(snapshot(name), new, MOVED[name.split("/")[0]], recipe_changes(name))
     assert not problems, "\n".join(problems)
     # the model part is nested objects now, not a flat signature
     assert new["model"]["init_args"]["net"]["class_path"].endswith(("TRXModel", "SKPSNetModel"))
@@ -70,8 +86,17 @@ def test_a_changed_value_is_reported():
     """The comparison can fail: a config with another proj_dim differs from its snapshot."""
     new = print_config("trx/synthetic_5w1s.yaml")
     new["model"]["init_args"]["net"]["init_args"]["head"]["proj_dim"] = 64
-    problems = differences(snapshot("trx/synthetic_5w1s.yaml"), new, MOVED["trx"])
+    problems = differences(snapshot("trx/synthetic_5w1s.yaml"), new, MOVED["trx"], recipe_changes("trx/synthetic_5w1s.yaml"))
     assert problems == ["model.proj_dim: 128 before, 64 now (at model.net.head.proj_dim)"]
+
+
+def test_trx_paper_recipe_undoes_the_official_one():
+    """`--config recipe/trx_paper.yaml` selects one backbone pass and ImageNet-normalised frames: the
+    intentional-change map then reports both (it cannot hide a wrong value)."""
+    new = print_config_of(["--config", "trx/hmdb51_5w5s.yaml", "--config", "recipe/trx_paper.yaml"])
+    assert new["model"]["init_args"]["net"]["init_args"]["backbone_passes"] == "joint"
+    problems = differences(snapshot("trx/hmdb51_5w5s.yaml"), new, MOVED["trx"], recipe_changes("trx/hmdb51_5w5s.yaml"))
+    assert len(problems) == 2 and all("new key" in p for p in problems), problems
 
 
 @pytest.mark.parametrize("name, seq_len", [("skps_net/synthetic_5w1s.yaml", 4), ("trx/synthetic_5w5s.yaml", 8)])

@@ -16,7 +16,7 @@ import io
 import pytest
 import yaml
 
-from tests.config_snapshot import differences, snapshot, snapshot_names
+from tests.config_snapshot import ABSENT, differences, snapshot, snapshot_names
 from vadbench.trainer_cli import run_cli
 
 MIL_MODELS = ("rtfm", "ssrl", "msip", "sultani", "sta_mil")
@@ -42,6 +42,39 @@ LINKED = {"model.feature_dim": "data.feature_dim", "model.patch_scales": "data.p
           "model.frames_per_snippet": None, "data.frames_per_snippet": None}
 
 
+# Issue #12 made the official code's recipe the default (configs/recipe/<model>_official.yaml); these are
+# the values it changed, per model (new flattened path -> (before, now)). Everything else must be as before.
+RTFM_OFFICIAL = {
+    "model.net.attention_norm": ("softmax", "count"),
+    "model.net.relation_bias": (ABSENT, False),      # the official conv_4 / conv_5 have no bias
+    "model.loss.magnitude_loss": ("hinge", "squared"),
+    "model.loss.classification": ("per_snippet", "topk_mean"),
+    "model.loss.sparsity": ("l1", "l2"),
+    "model.loss.smooth_across_videos": (False, True),
+    "model.optimizer.weight_decay": (0.0005, 0.005),
+}
+UCF_0_BASED = {"data.ucf_frame_numbering": (ABSENT, "0-based")}   # RTFM's gt-ucf.npy (RTFM / SSRL / MSIP)
+RECIPE_CHANGES = {
+    "rtfm": RTFM_OFFICIAL,
+    "msip": RTFM_OFFICIAL,                       # MSIP has no code: it borrows RTFM/SSRL's recipe
+    "ssrl": {**RTFM_OFFICIAL, "model.net.mpa_conv": ("paper", "official"),
+             "model.net.mpa_dropout": (None, {"patch47": 0.7})},
+    "sultani": {"model.optimizer.lr": (0.001, 0.01), "model.optimizer.eps": (1e-10, 1e-8),
+                "model.optimizer.weight_decay": (0.001, 0.002), "model.loss.reduction": (ABSENT, "official_sum"),
+                "model.test_scoring": (ABSENT, "official_segments")},
+    "sta_mil": {},                               # no code: the reconstruction is unchanged
+}
+PER_CONFIG_CHANGES = {
+    "rtfm/ucf_crime.yaml": UCF_0_BASED, "msip/ucf_crime.yaml": UCF_0_BASED,
+    "ssrl/ucf_crime.yaml": {**UCF_0_BASED, "trainer.max_steps": (15000, 150000)},   # official: 150k per stage
+    "ssrl/shanghaitech.yaml": {"trainer.max_steps": (15000, 150000)},
+}
+
+
+def recipe_changes(name: str) -> dict:
+    return {**RECIPE_CHANGES[name.split("/")[0]], **PER_CONFIG_CHANGES.get(name, {})}
+
+
 def moved(model: str) -> dict[str, str]:
     out = dict(LINKED)
     out.update({f"model.{p}": f"model.net.{p}" for p in NET[model]})
@@ -64,7 +97,7 @@ def test_every_mil_config_has_a_snapshot():
 @pytest.mark.parametrize("name", NAMES)
 def test_mil_config_resolves_as_before(name):
     new = print_config(name)
-    assert differences(snapshot(name), new, moved(name.split("/")[0])) == []
+    assert differences(snapshot(name), new, moved(name.split("/")[0]), recipe_changes(name)) == []
     assert new["model"]["class_path"] == snapshot(name)["model"]["class_path"]   # `--model SSRL` etc. unchanged
 
 
@@ -78,8 +111,32 @@ def test_an_old_path_does_not_parse():
 def test_a_changed_value_is_reported():
     """The comparison can fail: a k set on the command line shows up as a difference."""
     new = print_config("ssrl/ucf_crime.yaml", "--model.init_args.net.init_args.k=5")
-    assert differences(snapshot("ssrl/ucf_crime.yaml"), new, moved("ssrl")) == \
+    assert differences(snapshot("ssrl/ucf_crime.yaml"), new, moved("ssrl"), recipe_changes("ssrl/ucf_crime.yaml")) == \
         ["model.k: 3 before, 5 now (at model.net.k)"]
+
+
+def test_an_intentional_change_must_hold_exactly():
+    """The map of recipe changes does not hide a wrong value: the paper recipe on top differs from it."""
+    new = print_config("rtfm/ucf_crime.yaml", "--config", "recipe/rtfm_paper.yaml")
+    problems = differences(snapshot("rtfm/ucf_crime.yaml"), new, moved("rtfm"), recipe_changes("rtfm/ucf_crime.yaml"))
+    assert len(problems) == 7 and all("intentional change" in p or "new key" in p for p in problems), problems
+
+
+def test_rtfm_ucf_crime_prints_the_official_recipe():
+    """`vadbench fit --config rtfm/ucf_crime.yaml --print_config` shows the official code's recipe."""
+    cfg = print_config("rtfm/ucf_crime.yaml")["model"]["init_args"]
+    assert cfg["net"]["init_args"]["attention_norm"] == "count"
+    loss = cfg["loss"]["init_args"]
+    assert (loss["magnitude_loss"], loss["classification"], loss["sparsity"], loss["smooth_across_videos"]) == \
+        ("squared", "topk_mean", "l2", True)
+    assert (loss["margin"], loss["lambda_fm"], loss["lambda_sparsity"], loss["lambda_smooth"]) == (100.0, 1e-4, 8e-3, 8e-4)
+    assert cfg["optimizer"]["class_path"] == "torch.optim.Adam"
+    assert (cfg["optimizer"]["init_args"]["lr"], cfg["optimizer"]["init_args"]["weight_decay"]) == (1e-3, 5e-3)
+    assert print_config("rtfm/ucf_crime.yaml")["data"]["init_args"]["ucf_frame_numbering"] == "0-based"
+    assert print_config("rtfm_ucf.yaml") == print_config("rtfm/ucf_crime.yaml")   # the short name of the issue
+    paper = print_config("rtfm/ucf_crime.yaml", "--config", "recipe/rtfm_paper.yaml")["model"]["init_args"]
+    assert paper["loss"]["init_args"]["magnitude_loss"] == "hinge"
+    assert paper["optimizer"]["init_args"]["weight_decay"] == 5e-4
 
 
 @pytest.mark.parametrize("name", ["ssrl/synthetic.yaml", "msip/synthetic.yaml", "sta_mil/synthetic.yaml",

@@ -11,6 +11,7 @@ from vadbench.cli import VadbenchCLI, main
 from vadbench.trainer_cli import _resolve_config_args
 from vadbench.data.episodic import EpisodicVideoDataModule
 from vadbench.models.trx import TRX
+from tests.imagenet_cache import imagenet_cache  # noqa: F401 - fixture
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "trx"
 TINY = ["--trainer.max_steps=2", "--trainer.accumulate_grad_batches=1", "--trainer.enable_progress_bar=false",
@@ -58,7 +59,7 @@ def test_synthetic_config_fit_and_test(tmp_path, monkeypatch, shot):
 
 @pytest.mark.parametrize("name", ["hmdb51", "kinetics100", "ucf_crime_v2"])
 @pytest.mark.parametrize("shot", [1, 5])
-def test_real_dataset_configs_parse_and_instantiate(tmp_path, name, shot):
+def test_real_dataset_configs_parse_and_instantiate(tmp_path, name, shot, imagenet_cache):
     args = ["--config", str(CONFIGS / f"{name}_5w{shot}s.yaml"), f"--data.init_args.root={tmp_path}"]
     if name == "ucf_crime_v2":
         args.append(f"--data.init_args.test_root={tmp_path}")
@@ -66,6 +67,8 @@ def test_real_dataset_configs_parse_and_instantiate(tmp_path, name, shot):
     assert isinstance(cli.model, TRX) and isinstance(cli.datamodule, EpisodicVideoDataModule)
     net = cli.model.net
     assert net.backbone_name == "resnet50" and net.feature_dim == 2048 and net.seq_len == 8
+    assert net.backbone_weights == "imagenet" and net.backbone_loaded          # the papers' ImageNet ResNet-50
+    assert (net.backbone_passes, net.backbone_input) == ("separate", "unit")    # recipe/trx_official.yaml
     assert net.cardinalities == [2, 3] and [t.proj_dim for t in net.transformers] == [1152, 1152]
     assert cli.model.loss.reduction == "sum"
     dm = cli.datamodule

@@ -18,6 +18,7 @@ import math
 import pytest
 import yaml
 
+from tests.imagenet_cache import imagenet_cache  # noqa: F401 - fixture (real-data few-shot configs: imagenet weights)
 from vadbench.models.discovery import lightning_modules
 from vadbench.paths import list_configs, load_config
 
@@ -52,7 +53,7 @@ def test_discovery_finds_every_model_folder():
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_packaged_config_resolves_and_instantiates(name):
+def test_packaged_config_resolves_and_instantiates(name, imagenet_cache):  # noqa: F811
     from vadbench.cli import VadbenchCLI, _resolve_config_args
 
     out = io.StringIO()

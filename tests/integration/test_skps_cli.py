@@ -14,6 +14,7 @@ from vadbench.cli import VadbenchCLI, main
 from vadbench.trainer_cli import _resolve_config_args
 from vadbench.data.episodic import EpisodicVideoDataModule
 from vadbench.models.skps_net import SKPSNet
+from tests.imagenet_cache import imagenet_cache  # noqa: F401 - fixture
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "skps_net"
 TINY = ["--trainer.max_steps=2", "--trainer.enable_progress_bar=false", "--data.init_args.test_episodes=3",
@@ -49,7 +50,7 @@ def test_synthetic_config_fit_test_and_keypatch_strips(tmp_path, monkeypatch):
         assert len(box["centres_xy"]) == 3 and all(8 <= v <= 24 for xy in box["centres_xy"] for v in xy)
 
 
-def test_every_config_parses_and_instantiates_with_paper_values(tmp_path):
+def test_every_config_parses_and_instantiates_with_paper_values(tmp_path, imagenet_cache):
     """All 12 configs in one process (ResNet-50 construction dominates the cost)."""
     assert len(list(CONFIGS.glob("*.yaml"))) == 12
     for name in ("hmdb51", "kinetics100", "ucf_crime_v2", "synthetic"):
@@ -75,6 +76,7 @@ def test_every_config_parses_and_instantiates_with_paper_values(tmp_path):
                 assert type(opt).__name__ == "Adam" and opt.param_groups[0]["lr"] == 0.001
                 continue
             assert type(opt).__name__ == "SGD" and opt.param_groups[0]["lr"] == 0.001
+            assert net.backbone_weights == ("imagenet", "imagenet") and net.backbone_loaded   # ImageNet ResNet-50s
             assert net.weighting == "raw" and cli.config.trainer.gradient_clip_val is None
             assert (*net.backbone_names, net.patch_size, net.global_net.map_layer) == \
                 ("resnet50", "resnet50", 128, "layer4")

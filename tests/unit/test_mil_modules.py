@@ -94,7 +94,7 @@ def test_cli_built_module_round_trips_through_a_checkpoint(tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded.snippet_scores(batch), module.snippet_scores(batch))
     opt = loaded.configure_optimizers()
-    assert isinstance(opt, torch.optim.Adam) and opt.defaults["weight_decay"] == 5e-4
+    assert isinstance(opt, torch.optim.Adam) and opt.defaults["weight_decay"] == 5e-3   # MSIP borrows the official recipe
 
 
 def test_scheduler_steps_every_training_step():

@@ -119,8 +119,13 @@ def test_modules_build_the_optimizers_of_their_configs():
     rtfm = from_config("rtfm/synthetic.yaml")
     assert isinstance(rtfm, RTFM) and isinstance(rtfm.model, RTFMModel) and isinstance(rtfm.loss, RTFMLoss)
     opt = rtfm.configure_optimizers()
-    assert isinstance(opt, torch.optim.Adam) and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (1e-3, 5e-4)
+    # the official recipe (configs/recipe/rtfm_official.yaml): weight decay 5e-3
+    assert isinstance(opt, torch.optim.Adam) and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (1e-3, 5e-3)
+    assert rtfm.loss.magnitude_loss == "squared" and rtfm.model.attention_norm == "count"
     sultani = from_config("sultani/synthetic.yaml")
     assert isinstance(sultani, SultaniMIL) and isinstance(sultani.loss, MILRankingLoss)
     opt = sultani.configure_optimizers()
-    assert isinstance(opt, torch.optim.Adagrad) and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (1e-3, 1e-3)
+    # the official Keras recipe (configs/recipe/sultani_official.yaml)
+    assert isinstance(opt, torch.optim.Adagrad) and \
+        (opt.defaults["lr"], opt.defaults["eps"], opt.defaults["weight_decay"]) == (1e-2, 1e-8, 2e-3)
+    assert sultani.loss.reduction == "official_sum" and sultani.test_scoring == "official_segments"

@@ -1,4 +1,5 @@
 """`vadbench complexity --config CONFIG [--crops 10] [--snippets 32] [--json]`: parameters and FLOPs.
+`vadbench complexity --table6 [--config ssrl/ucf_crime.yaml]`: SSRL's variants beside Table 6's counts.
 
 Counts a config's model exactly as built (SSRL Table 6, MSIP's complexity table): parameters, in
 total and per top-level block, and FLOPs with `torch.utils.flop_counter.FlopCounterMode` (one
@@ -78,13 +79,52 @@ def complexity(module, crops: int = 10, snippets: int = 32) -> dict:
     return report
 
 
+# SSRL Table 6 (ECCV 2022) parameter counts, beside the variants we build (`--table6`). The table does
+# not say which MPA convolution or whether the relation convolutions carry biases: each row is built
+# both ways where that matters. RTFM's 28M is the RTFM row of SSRL's Table 6 (RTFM's own code: 24.7M).
+TABLE6 = (
+    ("RTFM = SSRL stage 1 (clip only)", ["--data.init_args.patch_scales=[]"], "28M"),
+    ("SSRL, official MPA conv (default recipe)", [], "191M"),
+    ("SSRL, official MPA conv, relation biases", ["--model.init_args.net.init_args.relation_bias=true"], "191M"),
+    ("SSRL, paper MPA conv (3x3 stride 2)", ["--model.init_args.net.init_args.mpa_conv=paper"], "191M"),
+    ("SSRL share parameters, official MPA conv", ["--model.init_args.net.init_args.share_psr=true"], "136M"),
+    ("SSRL share parameters, paper MPA conv", ["--model.init_args.net.init_args.share_psr=true",
+                                               "--model.init_args.net.init_args.mpa_conv=paper"], "136M"),
+)
+
+
+def table6(config: list[str] | None = None, overrides: list[str] = ()) -> list[dict]:
+    """Parameter counts of the SSRL variants of Table 6, each built from `config` (default: the
+    official-recipe `ssrl/ucf_crime.yaml`, D = 2048) on the meta device (nothing allocated)."""
+    rows = []
+    for variant, extra, paper in TABLE6:
+        with torch.device("meta"):
+            module = build_module(config or ["ssrl/ucf_crime.yaml"], list(overrides) + extra)
+        rows.append({"variant": variant, "params": sum(p.numel() for p in module.model.parameters()),
+                     "table6": paper})
+    return rows
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="vadbench complexity", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", action="append", required=True, help="model config (may repeat)")
+    parser.add_argument("--config", action="append", help="model config (may repeat)")
+    parser.add_argument("--table6", action="store_true",
+                        help="SSRL's Table 6 variants: our parameter counts beside the paper's")
     parser.add_argument("--crops", type=int, default=10, help="clip crops per snippet (official: 10)")
     parser.add_argument("--snippets", type=int, default=32, help="snippets of the whole-video count (32)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args, overrides = parser.parse_known_args(argv)
+    if args.table6:
+        rows = table6(args.config, overrides)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        print(f"{'variant':<44} {'ours':>20}  SSRL Table 6")
+        for row in rows:
+            print(f"{row['variant']:<44} {row['params'] / 1e6:>7.1f}M ({row['params']:>11,})  {row['table6']}")
+        return 0
+    if not args.config:
+        parser.error("--config is required (or --table6)")
     report = complexity(build_module(args.config, overrides), args.crops, args.snippets)
     if args.json:
         print(json.dumps(report, indent=2))

@@ -144,9 +144,12 @@ class FewShotModule(L.LightningModule):
 
     # ---------------------------------------------------------------- training
     def embed_episode(self, batch: FewShotBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Support and query features from the batch's frames, in one backbone pass."""
+        """Support and query features from the batch's frames: through the core's `embed_episode` where it
+        has one (TRX `backbone_passes`: one pass or two), else in one backbone pass."""
         if batch.support is None or batch.query is None:
             raise ValueError("this episode carries video ids only; frames are needed to embed it")
+        if hasattr(self.net, "embed_episode"):
+            return self.net.embed_episode(batch.support, batch.query)
         n_support = batch.support.shape[0]
         features = self.embed(torch.cat([batch.support, batch.query]))
         return features[:n_support], features[n_support:]

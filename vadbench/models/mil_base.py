@@ -113,7 +113,8 @@ class MILAnomalyModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.val_frame_metrics.update_called:
             m = self.val_frame_metrics.compute()
-            self.log_dict({f"val/{k}": m[k] for k in ("frame_auc_micro", "frame_auc_macro", "frame_ap_micro")})
+            self.log_dict({f"val/{k}": m[k] for k in ("frame_auc_micro", "frame_auc_macro", "frame_ap_micro",
+                                                      "frame_pr_auc_micro")})
             self.val_frame_metrics.reset()
         if self.val_video_auc.update_called:
             self.log("val/video_auc", self.val_video_auc.compute())

@@ -78,6 +78,9 @@ class TemporalRelation(nn.Module):
         attention_norm: `softmax` (paper) or `count` (official code's 1/N).
         nonlocal_inner_dim: inner dim of the non-local block (official: D/8).
         conv_stride: kept at 1 (a stride would change the sequence length).
+        conv_bias: bias on the 1x1 reduction before the non-local block and on the fusion convolution
+            (True, vadbench's earlier build); the official RTFM / SSRL code builds both without a bias
+            (`conv_4`, `conv_5`): False = the official parameter set (2,560 fewer per D = 2048 network).
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class TemporalRelation(nn.Module):
         use_nonlocal: bool = True,
         attention_norm: AttentionNorm = "softmax",
         nonlocal_inner_dim: int | None = None,
+        conv_bias: bool = True,
     ):
         super().__init__()
         if not (use_dilated or use_nonlocal):
@@ -98,10 +102,10 @@ class TemporalRelation(nn.Module):
             nn.Sequential(nn.Conv1d(dim, r, 3, padding=d, dilation=d), nn.ReLU(), nn.BatchNorm1d(r))
             for d in (dilations if use_dilated else ())
         )
-        self.reduce = nn.Sequential(nn.Conv1d(dim, r, 1), nn.ReLU()) if use_nonlocal else None
+        self.reduce = nn.Sequential(nn.Conv1d(dim, r, 1, bias=conv_bias), nn.ReLU()) if use_nonlocal else None
         self.non_local = NonLocalBlock1d(r, nonlocal_inner_dim or max(1, r // 2), attention_norm) if use_nonlocal else None
         fused_in = r * (len(self.dilated) + (1 if use_nonlocal else 0))
-        self.fuse = nn.Sequential(nn.Conv1d(fused_in, dim, 3, padding=1), nn.ReLU(), nn.BatchNorm1d(dim))
+        self.fuse = nn.Sequential(nn.Conv1d(fused_in, dim, 3, padding=1, bias=conv_bias), nn.ReLU(), nn.BatchNorm1d(dim))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (N, L, D), mask: (N, L) bool. Returns (N, L, D)."""

@@ -1,15 +1,45 @@
 """Frame backbones shared by the few-shot models (TRX, SKPS-Net): torchvision ResNets without their
-classifier, weights only from a local file (`components.weights.load_weights`), and `resnet_tiny`
-for CPU runs on the synthetic videos."""
+classifier, weights from a local file (`components.weights.load_weights`) or `imagenet` (torchvision's
+published ImageNet weights, in the torch cache, fetched there on first use), and `resnet_tiny` for CPU
+runs on the synthetic videos."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import torch
 import torchvision
 from torch import nn
 
-from vadbench.models.components.weights import load_weights
+from vadbench.models.components.weights import WeightsError, load_weights
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet_tiny")
+IMAGENET = "imagenet"   # `backbone_weights: imagenet` = torchvision's IMAGENET1K_V1 weights (the papers' ResNets)
+
+
+def imagenet_weights_file(name: str) -> Path:
+    """The local file of torchvision's ImageNet weights for `name` (`IMAGENET1K_V1`, the original
+    torchvision ResNet weights the TRX / SKPS-Net papers used: resnet50-0676ba61.pth), in the torch
+    cache (`torch.hub.get_dir()/checkpoints`, where torchvision's weights API keeps them); downloaded
+    there on first use. Offline without the file: a `WeightsError` saying how to pass a local one."""
+    if name == "resnet_tiny":
+        raise WeightsError("backbone_weights: imagenet: there are no ImageNet weights for resnet_tiny "
+                           "(a CPU test trunk); use null (random init) or a local file")
+    url = torchvision.models.get_model_weights(name).IMAGENET1K_V1.url
+    path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    if path.is_file():
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(path), progress=True)
+    except Exception as err:  # noqa: BLE001 - offline: URLError, socket errors, permission errors
+        raise WeightsError(
+            f"backbone_weights: imagenet: torchvision's ImageNet {name} weights are not in the torch cache "
+            f"({path}) and could not be downloaded from {url} ({type(err).__name__}: {err}). Offline, pass the "
+            f"local file: --model.init_args.net.init_args.backbone_weights=/path/to/{path.name} (SKPS-Net's "
+            f"key-patch trunk: --model.init_args.net.init_args.local_backbone_weights), or copy it to {path}"
+        ) from err
+    return path
 
 
 class TinyResNet(torchvision.models.ResNet):
@@ -36,15 +66,18 @@ class TinyResNet(torchvision.models.ResNet):
 def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn.Module, int, bool]:
     """A torchvision ResNet without its classifier: `(B, 3, H, W) -> (B, D)`.
 
-    Weights come only from the local file `weights` (a torchvision state dict, optionally under
-    "state_dict", optionally with a `module.` prefix; `fc.*` entries are ignored); nothing is
-    downloaded. Returns (network, feature dim D, whether weights were loaded).
+    `weights`: None = random init; `imagenet` = torchvision's ImageNet weights (`imagenet_weights_file`:
+    the torch cache, downloaded there on first use); else a local file (a torchvision state dict,
+    optionally under "state_dict", optionally with a `module.` prefix; `fc.*` entries are ignored).
+    Returns (network, feature dim D, whether weights were loaded).
     """
     if name not in RESNETS:
         raise ValueError(f"unknown backbone {name!r}; expected one of {RESNETS}")
     net = TinyResNet() if name == "resnet_tiny" else getattr(torchvision.models, name)(weights=None)
     dim = net.fc.in_features
     loaded = False
+    if weights == IMAGENET:
+        weights = str(imagenet_weights_file(name))
     if weights is not None:
         load_weights(net, weights, drop=("fc.",), allow_unexpected=False, name=f"torchvision {name}")
         loaded = True

@@ -68,6 +68,8 @@ class RTFMModel(nn.Module):
         k: snippets selected by magnitude (3).
         exclusion_rate: dropout rate of RTFM's random top-k exclusion in training (code: 0.7; 0 = off).
         use_dilated, use_nonlocal, attention_norm: relation network options (see TemporalRelation).
+        relation_bias: bias on the relation networks' 1x1 reduction and fusion convolutions (True);
+            the official code has none (False: its exact parameter set; recipe/rtfm_official.yaml).
     """
 
     def __init__(
@@ -80,11 +82,13 @@ class RTFMModel(nn.Module):
         use_dilated: bool = True,
         use_nonlocal: bool = True,
         attention_norm: AttentionNorm = "softmax",
+        relation_bias: bool = True,
     ):
         super().__init__()
         self.feature_dim, self.k, self.attention_norm = feature_dim, k, attention_norm
+        self.relation_bias = relation_bias
         self.relation = TemporalRelation(feature_dim, use_dilated=use_dilated, use_nonlocal=use_nonlocal,
-                                         attention_norm=attention_norm)
+                                         attention_norm=attention_norm, conv_bias=relation_bias)
         self.dropout = nn.Dropout(dropout)
         self.classifier = SnippetClassifier(feature_dim, tuple(classifier_hidden), dropout)
         self.exclusion = nn.Dropout(exclusion_rate) if exclusion_rate > 0 else None

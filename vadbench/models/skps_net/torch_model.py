@@ -293,8 +293,9 @@ class SKPSNetModel(nn.Module):
     Paper values are the defaults.
 
     Backbones:
-        backbone, backbone_weights: global ResNet (`resnet50`, ImageNet weights from a local file;
-            None = random init, recorded as `backbone: random_init`). Nothing is downloaded.
+        backbone, backbone_weights: global ResNet (`resnet50`; `imagenet` = torchvision's ImageNet
+            weights, torch cache, fetched on first use; or a local file; None = random init, recorded as
+            `backbone: random_init`).
         local_backbone, local_backbone_weights: key-patch ResNet (default: same arch as `backbone`).
         selection_layer: feature map driving the selection (`layer4`, the last map; `layer3` for tiny
             frames, twice the resolution).

@@ -32,9 +32,11 @@ def mpa_conv_geometry(rows: int, cols: int, mode: MPAConv) -> tuple[int, int, tu
     return stride, pad, out
 
 
-def build_relation(dim: int, use_dilated: bool, use_nonlocal: bool, attention_norm: AttentionNorm) -> TemporalRelation:
+def build_relation(dim: int, use_dilated: bool, use_nonlocal: bool, attention_norm: AttentionNorm,
+                   conv_bias: bool = True) -> TemporalRelation:
     """The relation network of SSRL Fig. 4 (same settings as RTFM)."""
-    return TemporalRelation(dim, use_dilated=use_dilated, use_nonlocal=use_nonlocal, attention_norm=attention_norm)
+    return TemporalRelation(dim, use_dilated=use_dilated, use_nonlocal=use_nonlocal, attention_norm=attention_norm,
+                            conv_bias=conv_bias)
 
 
 class PatchAggregation(nn.Module):
@@ -86,10 +88,9 @@ class SSRLModel(RTFMModel):
         attention_norm = self.attention_norm
         self.patch_scales = patch_scale_list(patch_scales, "SSRLModel")
         self.grids = {s: grid_shape(s) for s in self.patch_scales}
-        self.shared_psr = (build_relation(feature_dim, psr_dilated, psr_nonlocal, attention_norm)
-                           if use_psr and share_psr and self.patch_scales else None)
-        self.psr = nn.ModuleDict({s: build_relation(feature_dim, psr_dilated, psr_nonlocal, attention_norm)
-                                  for s in self.patch_scales if use_psr and not share_psr})
+        psr_args = (feature_dim, psr_dilated, psr_nonlocal, attention_norm, self.relation_bias)
+        self.shared_psr = (build_relation(*psr_args) if use_psr and share_psr and self.patch_scales else None)
+        self.psr = nn.ModuleDict({s: build_relation(*psr_args) for s in self.patch_scales if use_psr and not share_psr})
         self.mpa = nn.ModuleDict({s: PatchAggregation(feature_dim, *self.grids[s], mpa_conv,
                                                       (mpa_dropout or {}).get(s, 0.0))
                                   for s in self.patch_scales})

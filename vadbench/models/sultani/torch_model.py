@@ -56,6 +56,21 @@ def official_frame_scores(segment_scores: torch.Tensor, num_clips: int, frames_p
     return frames
 
 
+def official_segment_features(clip_features: torch.Tensor) -> torch.Tensor:
+    """A test video's clip features (T, ...) -> its 32 segment features (32, ...) as the official
+    feature script builds them (Save_C3DFeatures_32Segments.m, Sultani 8aa957c, transcribed): segment i
+    is the mean of clips b[i] .. max(b[i+1]-1, b[i]) (1-based), b = round(linspace(1, T, 33)), the
+    bounds `official_frame_scores` expands the scores back with. (The l2 normalisation follows in the
+    model, `l2_normalize`.)"""
+    t = clip_features.shape[0]
+    bounds = torch.floor(torch.linspace(1, t, 33, dtype=torch.float64) + 0.5).long()
+    first = bounds[:-1] - 1                                   # 0-based, inclusive
+    last = torch.maximum(bounds[1:] - 2, first)               # 0-based, inclusive
+    csum = torch.cat([clip_features.new_zeros((1,) + clip_features.shape[1:]), clip_features.cumsum(0)])
+    shape = (-1,) + (1,) * (clip_features.ndim - 1)
+    return (csum[last + 1] - csum[first]) / (last - first + 1).to(clip_features.dtype).view(shape)
+
+
 def pad_to_frames(frame_scores: torch.Tensor, num_frames: int) -> torch.Tensor:
     """Repeat the last frame score up to the video's frame count (the official script's padding)."""
     extra = num_frames - frame_scores.shape[0]

@@ -161,8 +161,9 @@ class TRXModel(nn.Module):
 
     Args:
         backbone: torchvision ResNet name (resnet50 in the paper; resnet18 for CPU/synthetic runs).
-        backbone_weights: local weight file (ImageNet in the paper); None = random init, recorded as
-            `backbone: random_init` in the result file. Nothing is downloaded.
+        backbone_weights: `imagenet` = torchvision's ImageNet weights (the paper's; torch cache, fetched
+            on first use), or a local weight file; None = random init, recorded as `backbone: random_init`
+            in the result file (`components.backbones.build_resnet`).
         head: the cross-transformer settings (`TRXHeadConfig`: seq_len, cardinalities, proj_dim, ...).
         backbone_passes: "joint" = support and queries through the backbone in one batch; "separate" =
             two passes, as the official code (BatchNorm statistics differ in training).
