@@ -12,8 +12,9 @@ from lightning.pytorch.cli import LightningCLI
 
 from vadbench.errors import ConfigError, VadbenchError, config_error_from_parser, debug_enabled
 from vadbench.loggers import WandbSaveConfigCallback
-from vadbench.models.fewshot_base import FEWSHOT_LINKS, link_fewshot_arguments
-from vadbench.models.mil_base import MIL_LINKS, link_mil_arguments
+from vadbench.models.components.links import add_links
+from vadbench.models.fewshot_base import FEWSHOT_LINKS
+from vadbench.models.mil_base import MIL_LINKS
 from vadbench.checkpointing import VadbenchCheckpoint
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
@@ -56,8 +57,8 @@ class VadbenchCLI(LightningCLI):
         parser.add_argument("--results_dir", type=str, default="results", help="where result JSON files go")
         parser.add_argument("--setting", type=str, default="default", help="run tag in result files")
         parser.add_argument("--run_test", type=bool, default=True, help="fit: test the selected weights afterwards")
-        link_mil_arguments(parser)  # data values the MIL models share (feature_dim, patch_scales, ...)
-        link_fewshot_arguments(parser)  # few-shot data -> model links (frames per video), see models/fewshot_base.py
+        # data -> model values written once: MIL feature_dim / patch_scales, few-shot seq_len
+        add_links(parser, (*MIL_LINKS, *FEWSHOT_LINKS))
 
     # -------------------------------------------------------------- run folder, checks
     def _parse_ckpt_path(self):
@@ -71,13 +72,9 @@ class VadbenchCLI(LightningCLI):
         sub = self._sub_config()
         if sub is None or self.subcommand is None:
             return  # (a --ckpt_path was checked in _parse_ckpt_path, before Lightning read it)
-        model_path = str(sub.get("model", {}).get("class_path", "model") if hasattr(sub.get("model"), "get") else "model")
-        model = model_path.rsplit(".", 2)[-2] if model_path.count(".") >= 2 else model_path.rsplit(".", 1)[-1]
-        data = sub.get("data")
-        dataset = "data"
-        if data is not None and hasattr(data, "get"):
-            init = data.get("init_args")
-            dataset = str((init.get("dataset") if init is not None and hasattr(init, "get") else None) or "data")
+        class_path = str(getattr(sub.get("model"), "class_path", None) or "model")   # vadbench.models.ssrl.SSRL
+        model = class_path.split(".")[-2] if class_path.count(".") >= 2 else class_path.split(".")[-1]
+        dataset = str(getattr(getattr(sub.get("data"), "init_args", None), "dataset", None) or "data")
         root = sub.trainer.get("default_root_dir") or "runs"
         run_dir = make_run_dir(root, model, dataset, sub.get("setting", "default"), sub.get("seed_everything"),
                                self.subcommand)

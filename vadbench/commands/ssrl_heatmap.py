@@ -26,11 +26,11 @@ def main(argv: list[str]) -> int:
     from vadbench.commands.complexity import build_cli
     from vadbench.data.mil.dataset import FullVideoDataset, collate_videos
     from vadbench.models.ssrl.heatmap import psr_heatmaps, save_heatmaps
-    from vadbench.models.components.staging import read_state_dict
+    from vadbench.models.components.weights import read_state_dict
 
     cli = build_cli(args.config, overrides)
     module, data = cli.model, cli.datamodule
-    module.load_state_dict(read_state_dict(args.ckpt_path))
+    module.load_state_dict(read_state_dict(args.ckpt_path, trusted=True))  # the user's own checkpoint
     module.eval()
     data.setup("test")
     videos = data.splits["test"]

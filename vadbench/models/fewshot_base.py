@@ -39,6 +39,7 @@ from torch import nn
 
 from vadbench.data.episodic.batch import FewShotBatch
 from vadbench.metrics.episodic import EpisodeAccuracy
+from vadbench.models.components.links import record_linked_values
 
 
 class EmbeddingCache:
@@ -102,7 +103,7 @@ class FewShotModule(L.LightningModule):
             self.save_hyperparameters()
         # built in Python (not by the CLI): keep the plain values only, not modules or callables
         self.remove_ignored_hparams([k for k, v in self.hparams.items() if isinstance(v, nn.Module) or callable(v)])
-        record_linked_values(self.hparams, net)
+        record_linked_values(self.hparams, net, FEWSHOT_LINKS)
         self.net, self.loss = net, loss
         self.optimizer, self.scheduler = optimizer, scheduler
         for backbone in net.backbones():
@@ -255,25 +256,7 @@ class FewShotModule(L.LightningModule):
 # targets). Way and shot need no link: the models read C from each episode and accept any K.
 # Lightning saves the CLI's config as the checkpoint's hyperparameters without parse-link targets
 # inside a nested class_path, so `FewShotModule` writes the linked values its net was built with
-# into `hparams` (`record_linked_values`): `load_from_checkpoint` then rebuilds the same net.
+# into `hparams` (`components.links.record_linked_values`): `load_from_checkpoint` then rebuilds the same net.
 FEWSHOT_LINKS = (
     ("data.init_args.seq_len", "model.init_args.net.init_args.head.seq_len"),  # frames per video T
 )
-
-
-def record_linked_values(hparams: dict, net: nn.Module) -> None:
-    """Put each linked value the net was built with (`net.<leaf name>`) into a CLI-given `hparams`
-    (`{"net": {"class_path": ..., "init_args": {...}}}`) where the saved config left it out."""
-    for _, target in FEWSHOT_LINKS:
-        *path, leaf = target.removeprefix("model.init_args.").split(".")
-        node = hparams
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and leaf not in node and hasattr(net, leaf):
-            node[leaf] = getattr(net, leaf)
-
-
-def link_fewshot_arguments(parser) -> None:
-    """Add the few-shot data -> model links (`FEWSHOT_LINKS`) to a LightningCLI parser."""
-    for source, target in FEWSHOT_LINKS:
-        parser.link_arguments(source, target, apply_on="parse")

@@ -19,6 +19,7 @@ from torchmetrics.classification import BinaryAUROC
 
 from vadbench.data.mil.batch import MILBatch
 from vadbench.metrics.frame_level import FrameAnomalyMetrics
+from vadbench.models.components.links import record_linked_values
 
 # Values the data and the model share, written once on the data side and linked into the model by
 # LightningCLI (`VadbenchCLI.add_arguments_to_parser`). A link whose target the chosen model lacks
@@ -31,14 +32,6 @@ MIL_LINKS = (
     ("data.init_args.feature_dim", "model.init_args.net.init_args.feature_dim"),
     ("data.init_args.patch_scales", "model.init_args.net.init_args.patch_scales"),
 )
-NET_PREFIX = "model.init_args.net.init_args."
-LINKED_NET_ARGS = tuple(t[len(NET_PREFIX):] for _, t in MIL_LINKS if t.startswith(NET_PREFIX))
-
-
-def link_mil_arguments(parser) -> None:
-    """Add `MIL_LINKS` to a LightningCLI parser."""
-    for source, target in MIL_LINKS:
-        parser.link_arguments(source, target)
 
 
 class MILAnomalyModule(L.LightningModule):
@@ -64,7 +57,7 @@ class MILAnomalyModule(L.LightningModule):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Attribute '(net|loss)' is an instance of `nn.Module`")
             self.save_hyperparameters()
-        self._save_linked_net_values(net)
+        record_linked_values(self.hparams, net, MIL_LINKS)  # so load_from_checkpoint rebuilds this net
         self.model = net
         self.loss = loss
         self.optimizer_factory = optimizer
@@ -73,21 +66,6 @@ class MILAnomalyModule(L.LightningModule):
         self.val_frame_metrics = FrameAnomalyMetrics(frames_per_snippet)
         self.val_video_auc = BinaryAUROC()
         self.test_metrics = FrameAnomalyMetrics(frames_per_snippet)
-
-    def _save_linked_net_values(self, net: nn.Module) -> None:
-        """Write the linked values the net was built with into its saved config.
-
-        LightningCLI saves the config of a CLI-built module as its hyper-parameters, but its dump drops
-        link targets nested inside a nested class_path (`net.init_args.feature_dim`, jsonargparse 4.53),
-        so `load_from_checkpoint` would rebuild the net at its defaults. A Python-built module saves
-        the objects themselves (load it with `load_from_checkpoint(path, weights_only=False)`).
-        """
-        config = self.hparams.get("net")
-        if isinstance(config, dict) and isinstance(config.get("init_args"), dict):
-            for name in LINKED_NET_ARGS:
-                if hasattr(net, name):
-                    value = getattr(net, name)
-                    config["init_args"][name] = list(value) if isinstance(value, (list, tuple)) else value
 
     # ---------------------------------------------------------------- to implement
     def snippet_scores(self, batch: MILBatch) -> torch.Tensor:

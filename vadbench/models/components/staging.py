@@ -18,6 +18,7 @@ from torch import nn
 from vadbench.models.mil_base import MILAnomalyModule
 
 from vadbench.errors import VadbenchError
+from vadbench.models.components.weights import WeightsError, read_checkpoint
 
 
 class StageCheckpointError(VadbenchError, ValueError):
@@ -30,9 +31,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"stage checkpoint {path} not found (the previous stage's last.ckpt)")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)  # the user's own previous stage
-    except Exception as err:  # noqa: BLE001 - any unreadable file is reported the same way
-        raise StageCheckpointError(f"stage checkpoint {path} is not a readable torch checkpoint: {err}") from err
+        ckpt = read_checkpoint(path, trusted=True)  # the user's own previous stage
+    except WeightsError as err:
+        raise StageCheckpointError(f"stage checkpoint {path} is not a readable torch checkpoint: "
+                                   f"{err.__cause__ or err}") from err
     state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise StageCheckpointError(f"stage checkpoint {path}: expected a Lightning checkpoint with a 'state_dict'")
