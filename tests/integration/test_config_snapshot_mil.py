@@ -68,6 +68,7 @@ PER_CONFIG_CHANGES = {
     "rtfm/ucf_crime.yaml": UCF_0_BASED, "msip/ucf_crime.yaml": UCF_0_BASED,
     "ssrl/ucf_crime.yaml": {**UCF_0_BASED, "trainer.max_steps": (15000, 150000)},   # official: 150k per stage
     "ssrl/shanghaitech.yaml": {"trainer.max_steps": (15000, 150000)},
+    "rtfm/synthetic.yaml": {"data.batch_size": (16, 32)},   # the official 32 + 32 videos (RTFM README)
 }
 
 
