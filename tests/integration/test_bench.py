@@ -49,3 +49,14 @@ def test_bench_subcommand_prints_its_figures(name, capsys):
     m = re.match(headline, last)
     assert m, last
     assert all(float(x) > 0 for x in m.groups())
+
+
+@pytest.mark.slow
+def test_bench_rtfm_compile_prints_compiled_and_eager_steps(capsys):
+    argv = [a for a in CASES["rtfm"][0]]
+    argv[argv.index("--batches") + 1: argv.index("--batches") + 3] = ["2"]
+    assert main(["bench", "rtfm", *argv, "--compile"]) == 0
+    words = " ".join(capsys.readouterr().out.split())
+    m = re.search(r"batch 2\+2 Lightning, compiled ([\d.]+) s/step", words)
+    assert m and float(m.group(1)) > 0, words
+    assert re.search(r"batch 2\+2 compiled / eager ([\d.]+)x", words), words

@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=2, help="A/B alternations per batch size")
     p.add_argument("--workers", type=int, default=0, help="loader worker processes")
     p.add_argument("--device", default="auto", help="auto (cpu, plus cuda when available) or a comma list")
+    p.add_argument("--compile", action="store_true",
+                   help="also time the Lightning step with the core compiled (vadbench.callbacks.TorchCompile)")
 
 
 def _data(root: Path, args, batch: int, device: torch.device):
@@ -64,11 +66,15 @@ class _StepTimer(L.Callback):
         self.ends.append(now(self.device))
 
 
-def lightning_steps(root: Path, args, batch: int, device: torch.device) -> list[float]:
+def lightning_steps(root: Path, args, batch: int, device: torch.device, compiled: bool = False) -> list[float]:
+    """Lightning step times; `compiled`: with `TorchCompile` (compilation happens in the untimed warm-up)."""
+    from vadbench.callbacks import TorchCompile
+
     timer = _StepTimer(device)
+    callbacks = [timer] + ([TorchCompile()] if compiled else [])
     trainer = L.Trainer(accelerator=device.type, devices=1, max_steps=args.warmup + args.steps, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, num_sanity_val_steps=0, callbacks=[timer])
+                        limit_val_batches=0, num_sanity_val_steps=0, callbacks=callbacks)
     trainer.fit(_module(args), datamodule=_data(root, args, batch, device))
     return _intervals(timer.ends, args.warmup)
 
@@ -111,18 +117,25 @@ def main(args) -> int:
         root = write_synthetic_mil(Path(tmp) / "features", cfg)
         for device in devs:
             for batch in args.batches:
-                times = {"lightning": [], "bare": []}
-                ratios = []
+                times = {"lightning": [], "bare": [], "compiled": []}
+                ratios, compile_ratios = [], []
                 for rep in range(args.repeats):
                     order = ("lightning", "bare") if rep % 2 == 0 else ("bare", "lightning")
+                    order += ("compiled",) if args.compile else ()
                     got = {}
                     for who in order:
-                        steps = (lightning_steps if who == "lightning" else bare_steps)(root, args, batch, device)
+                        steps = (bare_steps(root, args, batch, device) if who == "bare" else
+                                 lightning_steps(root, args, batch, device, compiled=who == "compiled"))
                         got[who] = median(steps)
                         times[who].append(got[who])
                     ratios.append(got["lightning"] / got["bare"])
+                    if args.compile:
+                        compile_ratios.append(got["compiled"] / got["lightning"])
                 results[(batch, device.type)] = {"lightning": median(times["lightning"]),
                                                  "bare": median(times["bare"]), "ratio": median(ratios)}
+                if args.compile:
+                    results[(batch, device.type)].update(compiled=median(times["compiled"]),
+                                                         compile_ratio=median(compile_ratios))
     cols = [d.type for d in devs]
     rows = []
     for batch in args.batches:
@@ -130,6 +143,9 @@ def main(args) -> int:
         rows += [(f"batch {batch}+{batch}  Lightning step", [f"{x['lightning']:.4f} s/step" for x in r]),
                  (f"batch {batch}+{batch}  bare PyTorch loop", [f"{x['bare']:.4f} s/step" for x in r]),
                  (f"batch {batch}+{batch}  Lightning / bare", [f"{x['ratio']:.3f}x" for x in r])]
+        if args.compile:
+            rows += [(f"batch {batch}+{batch}  Lightning, compiled", [f"{x['compiled']:.4f} s/step" for x in r]),
+                     (f"batch {batch}+{batch}  compiled / eager", [f"{x['compile_ratio']:.3f}x" for x in r])]
     print(f"RTFM training step: {args.crops} crops x {args.segments} segments x D={args.dim}, videos of "
           f"{args.snippets[0]}-{args.snippets[1]} snippets, {args.steps} timed steps x {args.repeats} alternations, "
           f"{torch.get_num_threads()} CPU threads, {args.workers} loader workers")
