@@ -200,8 +200,8 @@ class Tiny3D(nn.Module):
     conv1 cuts the clip into non-overlapping 2x4x4 (t, y, x) patches and projects each to 8 channels
     (kernel = stride; the clip is zero-padded at the end to a multiple of 2x4x4 when it is not one);
     then 8-16-64 convs 3x3x3 stride 2, a 1x3x3 conv stride (1, 2, 2) to 128 channels, ReLU after each,
-    and the global average. ~11 M multiply-adds per 16x112x112 clip, 0.1 GFLOP per 10-crop snippet
-    (before: 16-32-64-128 convs of 3x5x5 / 3x3x3 with strides 1x2x2 / 2x2x2, ~0.8 GFLOP per clip,
+    and the global average. 12.6 M multiply-adds per 16x112x112 clip (0.25 GFLOP per 10-crop snippet)
+    (before: 16-32-64-128 convs of 3x5x5 / 3x3x3 with strides 1x2x2 / 2x2x2, ~400 M, 31x more,
     which at 10 crops made the network, not the decoding, set the extraction speed).
     """
 

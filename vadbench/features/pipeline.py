@@ -39,9 +39,10 @@ class SnippetStream(IterableDataset):
     and a final item with `"done": True` and the frame / snippet counts (or `"error"`)."""
 
     def __init__(self, sources: list[VideoSource], cfg: ExtractionConfig, chunk_snippets: int = 8,
-                 accept_short: bool = False):
+                 accept_short: bool = False, thread_type: str = "AUTO"):
         self.sources, self.cfg, self.chunk_snippets = sources, cfg, max(1, chunk_snippets)
         self.accept_short = accept_short  # False: a video that ends before its container says is an error
+        self.thread_type = thread_type  # the decoder's threading (`video_io.iter_frames`)
 
     def __iter__(self):
         info = get_worker_info()
@@ -72,9 +73,7 @@ class SnippetStream(IterableDataset):
                 item[kind] = None
                 if pending and pending[0][0][j] is not None:
                     frames = [f[j] for snip in pending for f in snip]
-                    out = torch.empty((len(frames), *frames[0].shape), dtype=torch.uint8)
-                    if in_worker:  # written once, straight into the memory the main process maps
-                        out.share_memory_()
+                    out = _uint8_tensor((len(frames), *frames[0].shape), shared=in_worker)
                     np.stack(frames, out=out.numpy())
                     item[kind] = out.view(len(pending), length, *frames[0].shape)
             pending = []
@@ -82,7 +81,7 @@ class SnippetStream(IterableDataset):
             return item
 
         for frame in iter_frames(src, cfg.fps, cfg.source_fps, meta, accept_short=self.accept_short, sizes=sizes,
-                                 resize_filter=cfg.resize_filter):
+                                 resize_filter=cfg.resize_filter, thread_type=self.thread_type):
             buffer.append(frame)
             n_frames += 1
             while emitted * stride + length <= n_frames:  # a full window is available
@@ -108,6 +107,16 @@ class SnippetStream(IterableDataset):
                     seconds={"decode": meta["decode_seconds"], "resize": meta["convert_seconds"],
                              "pack": pack_seconds})
         yield last
+
+
+def _uint8_tensor(shape: tuple[int, ...], shared: bool) -> torch.Tensor:
+    """An uninitialised uint8 tensor; `shared`: allocated in shared memory, so a worker writes its
+    frames once, straight into the memory the main process maps (`share_memory_()` of a normal
+    tensor would allocate and copy a second time)."""
+    if not shared:
+        return torch.empty(shape, dtype=torch.uint8)
+    storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
+    return torch.empty(0, dtype=torch.uint8).set_(storage, 0, shape)
 
 
 def _worker_init(_):
@@ -240,6 +249,12 @@ class FeatureExtractor:
             tick = self._tick("network", tick)
         return out
 
+    def decoder_thread_type(self) -> str:
+        """Threaded decoding (`AUTO`) while each worker has a spare core for its threads; one thread per
+        decoder (`NONE`, less CPU per frame) once the workers and the main process fill the CPUs."""
+        spare = (os.cpu_count() or 1) - 1 - self.workers
+        return "AUTO" if self.workers == 0 or spare >= self.workers else "NONE"
+
     # ---------------------------------------------------------------- run
     def run(self, sources: list[VideoSource], out_dir: str | Path, overwrite: bool = False,
             progress: bool = True) -> ExtractionReport:
@@ -258,7 +273,8 @@ class FeatureExtractor:
             return report
         todo.sort(key=lambda s: -s.size_bytes)  # longest first: workers end together
         start = time.perf_counter()
-        stream = SnippetStream(todo, self.cfg, self.chunk_snippets, getattr(self, "accept_short", False))
+        stream = SnippetStream(todo, self.cfg, self.chunk_snippets, getattr(self, "accept_short", False),
+                               self.decoder_thread_type())
         loader = DataLoader(stream, batch_size=None, num_workers=self.workers,
                             pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
                             prefetch_factor=2 if self.workers else None,
