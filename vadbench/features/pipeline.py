@@ -236,10 +236,9 @@ class FeatureExtractor:
         out = {}
         for tag, grid in ([("", None)] if kind == "clip" else [(f"_{grid_tag(g)}", g) for g in self.grids]):
             if grid is None:
-                views = x[:, None] if self.cfg.crop == "full" else \
-                    clip_views(x, self.cfg.crop, self.cfg.crop_size,
-                               out=self._workspace("crops", (n, 10, c, length, self.cfg.crop_size, self.cfg.crop_size))
-                               if self.cfg.crop == "ten" else None)
+                size = self.cfg.crop_size
+                views = clip_views(x, self.cfg.crop, size, out=self._workspace("crops", (n, 10, c, length, size, size))
+                                   if self.cfg.crop == "ten" else None)
             else:
                 v = patch_views(x, grid)
                 views = self._workspace(f"patches{tag}", tuple(v.shape)).copy_(v)

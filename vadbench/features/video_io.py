@@ -161,10 +161,22 @@ class _FrameConverter:
         self.rgb = VideoReformatter()
         self.scalers = [VideoReformatter() for _ in (sizes or ())]
 
+    _threads: dict = {"threads": 1}  # swscale on the calling thread (PyAV >= 14; less CPU than its own threads)
+
+    @classmethod
+    def _reformat(cls, reformatter, frame, **kwargs):
+        try:
+            return reformatter.reformat(frame, **kwargs, **cls._threads)
+        except TypeError:  # an older PyAV without `threads`
+            if not cls._threads:
+                raise
+            cls._threads = {}
+            return reformatter.reformat(frame, **kwargs)
+
     def to_rgb(self, frame) -> np.ndarray:
         if isinstance(frame, np.ndarray):
             return frame
-        return self.rgb.reformat(frame, format="rgb24").to_ndarray()
+        return self._reformat(self.rgb, frame, format="rgb24").to_ndarray()
 
     def __call__(self, frame):
         if self.sizes is None:
@@ -179,8 +191,8 @@ class _FrameConverter:
                 continue
             h, w = target_size(hw, size)
             if self.sws is not None and not isinstance(frame, np.ndarray):
-                out.append(scaler.reformat(frame, width=w, height=h, format="rgb24",
-                                           interpolation=self.sws).to_ndarray())
+                out.append(self._reformat(scaler, frame, width=w, height=h, format="rgb24",
+                                          interpolation=self.sws).to_ndarray())
             else:
                 rgb = self.to_rgb(frame) if rgb is None else rgb
                 out.append(resize_frame(rgb, (h, w), self.filter))
