@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -76,6 +77,14 @@ def bare_decode(sources) -> tuple[int, float]:
     return frames, time.perf_counter() - start
 
 
+def _cpu_seconds(since: tuple[float, float] | None = None) -> tuple[float, float]:
+    """CPU seconds (user + system, all threads) of this process and of its exited children, or
+    their increase since an earlier reading: unlike wall time, barely moved by other jobs' load."""
+    now = tuple(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return now if since is None else (now[0] - since[0], now[1] - since[1])
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default="tiny3d")
     p.add_argument("--weights", default=None)
@@ -103,12 +112,16 @@ def _measure(args, cfg, sources, tmp: Path, device: torch.device) -> dict:
                             cross_video_batching=False, backbone=fast.backbone)
     decodes, fasts, slows = [], [], []
     for rep in range(max(1, args.repeats)):  # alternated, so a burst of load elsewhere hits both
-        decodes.append(bare_decode(sources))
-        fasts.append(fast.run(sources, tmp / f"batched_{device.type}", overwrite=True, progress=False))
+        cpu = _cpu_seconds()
+        decodes.append((*bare_decode(sources), _cpu_seconds(cpu)[0]))
+        cpu = _cpu_seconds()
+        r = fast.run(sources, tmp / f"batched_{device.type}", overwrite=True, progress=False)
+        r.cpu_main, r.cpu_workers = _cpu_seconds(cpu)  # the workers have exited: their CPU is counted
+        fasts.append(r)
         slows.append(slow.run(sources, tmp / f"loop_{device.type}", overwrite=True, progress=False))
     for f in sorted((tmp / f"loop_{device.type}").glob("*.npy")):
         np.testing.assert_allclose(np.load(f), np.load(tmp / f"batched_{device.type}" / f.name), rtol=1e-3, atol=1e-4)
-    frames, t_decode = min(decodes, key=lambda d: d[1])
+    frames, t_decode, cpu_decode = min(decodes, key=lambda d: d[1])
     r_fast, r_slow = min(fasts, key=lambda r: r.seconds), min(slows, key=lambda r: r.seconds)
     assert r_fast.frames == r_slow.frames == frames, (r_fast.frames, r_slow.frames, frames)
     out = {"views": fast.clip_views + fast.patch_views, "frames": frames, "decode_fps": frames / t_decode,
@@ -116,7 +129,9 @@ def _measure(args, cfg, sources, tmp: Path, device: torch.device) -> dict:
            "loop_fps": r_slow.frames / r_slow.seconds, "speedup": r_slow.seconds / r_fast.seconds,
            "decode_ms": t_decode / frames * 1e3, "wall_ms": r_fast.seconds / frames * 1e3,
            "worker_ms": {k: v / frames * 1e3 for k, v in r_fast.decode_seconds.items()},
-           "main_ms": {k: v / frames * 1e3 for k, v in r_fast.main_seconds.items()}}
+           "main_ms": {k: v / frames * 1e3 for k, v in r_fast.main_seconds.items()},
+           "cpu_ms": {"bare": cpu_decode / frames * 1e3, "main": r_fast.cpu_main / frames * 1e3,
+                      "workers": r_fast.cpu_workers / frames * 1e3}}
     out["ratio"] = out["extract_fps"] / out["decode_fps"]
     return out
 
@@ -156,9 +171,14 @@ def main(args) -> int:
                  ("  main: wait for workers", [ms(x["main_ms"]["wait"]) for x in r]),
                  ("  main: float + crops", [ms(x["main_ms"]["crops"]) for x in r]),
                  ("  main: network", [ms(x["main_ms"]["network"]) for x in r]),
-                 ("  main: write", [ms(x["main_ms"]["write"]) for x in r])], cols))
-    print("(workers' seconds are summed over the decode processes, which run beside the main process; on a GPU "
-          "'network' includes the device's crop work, which the main process waits for at the copy back)")
+                 ("  main: write", [ms(x["main_ms"]["write"]) for x in r]),
+                 ("CPU time: bare decode", [ms(x["cpu_ms"]["bare"]) for x in r]),
+                 ("CPU time: extract, workers", [ms(x["cpu_ms"]["workers"]) for x in r]),
+                 ("CPU time: extract, main process", [ms(x["cpu_ms"]["main"]) for x in r])], cols))
+    print("(breakdown: wall seconds per stage; the workers' are summed over the decode processes, which run beside "
+          "the main process; on a GPU 'network' includes the device's crop work, which the main process waits for "
+          "at the copy back. CPU time: all threads, little moved by other jobs; extraction needs its CPU time "
+          f"spread over {os.cpu_count()} cores to keep up with the bare decode)")
     heads = ", ".join(f"{res[c]['ratio']:.2f}x ({c})" for c in cols)
     print(f"extract / bare decode, {args.backbone} at {r[0]['views']} views (target >= 0.8): {heads}")
     return 0
