@@ -171,3 +171,30 @@ def test_extraction_matches_the_frames_resized_by_hand(workers, tmp_path, one_to
     assert report.ok and set(report.main_seconds) == {"wait", "crops", "network", "write"}
     got = np.load(tmp_path / "out" / f"{src.name}_i3d.npy")
     np.testing.assert_allclose(got, _features_by_hand(src, cfg), rtol=1e-4, atol=1e-5)
+
+
+def test_sws_filter_on_a_frame_folder_and_in_the_sidecar(tmp_path, one_torch_thread):
+    from PIL import Image
+
+    from vadbench.commands.extract import main as extract_main
+
+    folder = tmp_path / "in" / "Test001"
+    folder.mkdir(parents=True)
+    y, x = np.mgrid[0:60, 0:90]
+    for i in range(8):  # smooth moving gradients: swscale and PIL agree closely on them
+        img = np.stack([(x * 2 + 5 * i) % 256, (y * 3) % 256, (x + y + 7 * i) % 256], -1).astype(np.uint8)
+        Image.fromarray(img).save(folder / f"{i:03d}.png")
+    src = VideoSource("Test001", folder, "frames")
+    sws = [f for (f,) in iter_frames(src, sizes=((30, 40),), resize_filter="sws_bilinear")]
+    pil = [f for (f,) in iter_frames(src, sizes=((30, 40),), resize_filter="bilinear")]
+    full = list(iter_frames(src))
+    assert all(np.array_equal(a, resize_frame(f, (30, 40), "sws_bilinear")) for a, f in zip(sws, full))
+    assert 0 < np.abs(np.stack(sws).astype(int) - np.stack(pil).astype(int)).mean() < 3
+    out = tmp_path / "out"
+    assert extract_main([str(tmp_path / "in"), str(out), "--backbone", "tiny3d", "--snippet-len", "8", "--resize",
+                         "30x40", "--crop", "full", "--resize-filter", "sws_bilinear", "--workers", "1",
+                         "--no-progress"]) == 0
+    import json
+
+    meta = json.loads((out / "Test001_i3d.npy.json").read_text())
+    assert meta["settings"]["resize_filter"] == "sws_bilinear" and np.load(out / "Test001_i3d.npy").shape == (1, 1, 128)
