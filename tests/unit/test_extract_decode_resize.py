@@ -120,7 +120,7 @@ def test_workspaces_are_reused_and_a_smaller_batch_is_exact():
     first = ex._views_features("clip", big)[""]
     crops = ex._buffers["crops"]
     again = ex._views_features("clip", small)[""]
-    assert ex._buffers["crops"] is crops  # the same buffer, a view of its first rows
+    assert ex._buffers["crops"] is crops  # the same buffer, its first third in use
     with torch.inference_mode():  # by hand, fresh tensors
         v = clip_views(to_float_clips(small, "i3d"), "ten", 32)
         ref = ex.model(v.reshape(10, 3, 8, 32, 32)).reshape(1, 10, -1).numpy()
@@ -198,3 +198,22 @@ def test_sws_filter_on_a_frame_folder_and_in_the_sidecar(tmp_path, one_torch_thr
 
     meta = json.loads((out / "Test001_i3d.npy.json").read_text())
     assert meta["settings"]["resize_filter"] == "sws_bilinear" and np.load(out / "Test001_i3d.npy").shape == (1, 1, 128)
+
+
+def test_patch_grids_share_one_reused_buffer_exactly():
+    from vadbench.features.transforms import patch_views
+
+    cfg = ExtractionConfig(backbone="tiny3d", snippet_len=4, patch_grids=["2x3", "3x5"], patch_frame_size="48x60",
+                           clip=False)
+    ex = FeatureExtractor(cfg, device="cpu", batch_size=40)
+    rng = np.random.default_rng(1)
+    snippets = torch.from_numpy(rng.integers(0, 255, (2, 4, 48, 60, 3), dtype=np.uint8))
+    for _ in range(2):  # the second pass reuses the buffers the first one filled
+        got = ex._views_features("patch", snippets)
+    assert set(got) == {"_patch23", "_patch35"} and set(ex._buffers) == {"patch_frames", "patches"}
+    with torch.inference_mode():
+        x = to_float_clips(snippets, "i3d")
+        for tag, grid in (("_patch23", (2, 3)), ("_patch35", (3, 5))):
+            v = patch_views(x, grid)
+            ref = ex.model(v.reshape(-1, *v.shape[2:]).contiguous()).reshape(2, grid[0] * grid[1], -1).numpy()
+            np.testing.assert_allclose(got[tag], ref, rtol=1e-5, atol=1e-6)

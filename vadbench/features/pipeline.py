@@ -213,13 +213,14 @@ class FeatureExtractor:
         return torch.cat(outs)
 
     def _workspace(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
-        """A float32 tensor of `shape` on the device, reused from batch to batch (a smaller first
-        dimension is a view of the buffer): on a CPU, allocating the 10 crops of a 40-clip batch
-        afresh (96 MB at 112 px) costs ~5x the copy that fills them, in page faults."""
+        """A contiguous float32 tensor of `shape` on the device, a view of a buffer reused from batch
+        to batch (grown when a batch needs more): on a CPU, allocating the 10 crops of a 40-clip
+        batch afresh (96 MB at 112 px) costs ~5x the copy that fills them, in page faults."""
+        numel = int(np.prod(shape))
         buf = self._buffers.get(name)
-        if buf is None or buf.shape[1:] != shape[1:] or buf.shape[0] < shape[0]:
-            buf = self._buffers[name] = torch.empty(shape, dtype=torch.float32, device=self.device)
-        return buf[:shape[0]]
+        if buf is None or buf.numel() < numel:
+            buf = self._buffers[name] = torch.empty(numel, dtype=torch.float32, device=self.device)
+        return buf[:numel].view(shape)
 
     def _tick(self, stage: str, since: float) -> float:
         now = time.perf_counter()
@@ -227,8 +228,9 @@ class FeatureExtractor:
         return now
 
     @torch.inference_mode()
-    def _views_features(self, kind: str, snippets: torch.Tensor) -> dict[str, torch.Tensor]:
-        """uint8 `(n, L, H, W, 3)` -> {tag: `(n, V, D)`} for the clip views or every patch grid."""
+    def _views_features(self, kind: str, snippets: torch.Tensor) -> dict[str, np.ndarray]:
+        """uint8 `(n, L, H, W, 3)` -> {tag: float32 `(n, V, D)` on the host} for the clip views or every
+        patch grid (one grid at a time, through one reused buffer: the grids' windows cover the same pixels)."""
         tick = time.perf_counter()
         n, length, h, w, c = snippets.shape
         x = to_float_clips(snippets.to(self.device, non_blocking=True), self.cfg.resolved_normalisation,
@@ -241,7 +243,7 @@ class FeatureExtractor:
                                    if self.cfg.crop == "ten" else None)
             else:
                 v = patch_views(x, grid)
-                views = self._workspace(f"patches{tag}", tuple(v.shape)).copy_(v)
+                views = self._workspace("patches", tuple(v.shape)).copy_(v)
             tick = self._tick("crops", tick)
             feats = self._encode(views.reshape(n * views.shape[1], *views.shape[2:])).reshape(n, views.shape[1], -1)
             out[tag] = feats.cpu().numpy()  # on a GPU this waits for the device
