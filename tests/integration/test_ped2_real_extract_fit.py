@@ -4,9 +4,10 @@ Uses the complete Ped2 frames and the official ground truth from ../shared/real_
 absent). No pretrained weights exist here: the backbone is the small `tiny3d`, randomly initialised
 from seed 0, so the number is what random 3-D conv features + RTFM give, not a paper number.
 Measured here (one torch thread; RTFM 200 steps, training seeds 0/1/2; the 2010 real test frames
-only, loaders drawing no global RNG): frame AUC micro 0.652 / 0.799 / 0.692 (mean 0.714), macro
-0.388 / 0.817 / 0.420 on the 12 test videos: the micro AUC is above chance for every seed; the
-per-video (macro) localisation is not reliable.
+only, loaders drawing no global RNG; the 2x4x4-patch tiny3d of 2026-12-01): frame AUC micro
+0.750 / 0.723 / 0.801 (mean 0.758), macro 0.576 / 0.558 / 0.688 on the 12 test videos (the previous
+4-conv tiny3d: micro 0.652 / 0.799 / 0.692, macro 0.388 / 0.817 / 0.420): the micro AUC is above
+chance for every seed; the per-video (macro) localisation is not reliable.
 """
 
 from __future__ import annotations

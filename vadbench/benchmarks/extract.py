@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ import torch
 
 from vadbench.benchmarks.common import devices, table
 from vadbench.features import ExtractionConfig, FeatureExtractor, discover_videos, iter_frames
+from vadbench.features.transforms import RESIZE_FILTERS
 
 REAL = Path(os.environ.get("VADBENCH_SHARED", Path(__file__).resolve().parents[2].parent / "shared")) / "real_data"
 REAL_CLIPS = ["open-mmlab_mmaction2/demo/demo.mp4", "open-mmlab_mmaction2/tests/data/test.mp4",
@@ -75,6 +77,14 @@ def bare_decode(sources) -> tuple[int, float]:
     return frames, time.perf_counter() - start
 
 
+def _cpu_seconds(since: tuple[float, float] | None = None) -> tuple[float, float]:
+    """CPU seconds (user + system, all threads) of this process and of its exited children, or
+    their increase since an earlier reading: unlike wall time, barely moved by other jobs' load."""
+    now = tuple(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return now if since is None else (now[0] - since[0], now[1] - since[1])
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default="tiny3d")
     p.add_argument("--weights", default=None)
@@ -82,26 +92,46 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--copies", type=int, default=3, help="names per clip")
     p.add_argument("--clips", type=int, default=2, help="distinct clips")
     p.add_argument("--frames", type=int, default=240, help="frames of each generated clip (no real clips)")
-    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="decode workers (default: one per CPU; the main process runs the network beside them)")
     p.add_argument("--batch-size", type=int, default=40)
     p.add_argument("--snippet-len", type=int, default=16)
     p.add_argument("--resize", default="128x170")
+    p.add_argument("--resize-filter", default="sws_bilinear", choices=RESIZE_FILTERS,
+                   help="sws_* resize in the decoder's YUV->RGB pass; the PIL ones (bilinear, lanczos, ...) after it")
     p.add_argument("--crop", default="ten")
     p.add_argument("--crop-size", type=int, default=112)
+    p.add_argument("--repeats", type=int, default=3,
+                   help="bare decode and extraction are run alternately this many times; the fastest of each counts")
     p.add_argument("--generated", action="store_true", help="use generated clips even when real ones exist")
 
 
-def _measure(args, cfg, sources, tmp: Path, device: torch.device, frames: int, t_decode: float) -> dict:
+def _measure(args, cfg, sources, tmp: Path, device: torch.device) -> dict:
     fast = FeatureExtractor(cfg, device=str(device), batch_size=args.batch_size, workers=args.workers)
     slow = FeatureExtractor(cfg, device=str(device), batch_size=args.batch_size, workers=0,
                             cross_video_batching=False, backbone=fast.backbone)
-    r_slow = slow.run(sources, tmp / f"loop_{device.type}", progress=False)
-    r_fast = fast.run(sources, tmp / f"batched_{device.type}", progress=False)
+    decodes, fasts, slows = [], [], []
+    for rep in range(max(1, args.repeats)):  # alternated, so a burst of load elsewhere hits both
+        cpu = _cpu_seconds()
+        decodes.append((*bare_decode(sources), _cpu_seconds(cpu)[0]))
+        cpu = _cpu_seconds()
+        r = fast.run(sources, tmp / f"batched_{device.type}", overwrite=True, progress=False)
+        r.cpu_main, r.cpu_workers = _cpu_seconds(cpu)  # the workers have exited: their CPU is counted
+        fasts.append(r)
+        slows.append(slow.run(sources, tmp / f"loop_{device.type}", overwrite=True, progress=False))
     for f in sorted((tmp / f"loop_{device.type}").glob("*.npy")):
         np.testing.assert_allclose(np.load(f), np.load(tmp / f"batched_{device.type}" / f.name), rtol=1e-3, atol=1e-4)
-    out = {"views": fast.clip_views + fast.patch_views, "decode_fps": frames / t_decode,
+    frames, t_decode, cpu_decode = min(decodes, key=lambda d: d[1])
+    r_fast, r_slow = min(fasts, key=lambda r: r.seconds), min(slows, key=lambda r: r.seconds)
+    assert r_fast.frames == r_slow.frames == frames, (r_fast.frames, r_slow.frames, frames)
+    out = {"views": fast.clip_views + fast.patch_views, "frames": frames, "decode_fps": frames / t_decode,
            "extract_fps": r_fast.frames / r_fast.seconds, "extract_sps": r_fast.snippets / r_fast.seconds,
-           "loop_fps": r_slow.frames / r_slow.seconds, "speedup": r_slow.seconds / r_fast.seconds}
+           "loop_fps": r_slow.frames / r_slow.seconds, "speedup": r_slow.seconds / r_fast.seconds,
+           "decode_ms": t_decode / frames * 1e3, "wall_ms": r_fast.seconds / frames * 1e3,
+           "worker_ms": {k: v / frames * 1e3 for k, v in r_fast.decode_seconds.items()},
+           "main_ms": {k: v / frames * 1e3 for k, v in r_fast.main_seconds.items()},
+           "cpu_ms": {"bare": cpu_decode / frames * 1e3, "main": r_fast.cpu_main / frames * 1e3,
+                      "workers": r_fast.cpu_workers / frames * 1e3}}
     out["ratio"] = out["extract_fps"] / out["decode_fps"]
     return out
 
@@ -109,7 +139,8 @@ def _measure(args, cfg, sources, tmp: Path, device: torch.device, frames: int, t
 def main(args) -> int:
     devs = devices(args.device)
     cfg = ExtractionConfig(backbone=args.backbone, weights=args.weights, snippet_len=args.snippet_len,
-                           resize=args.resize, crop=args.crop, crop_size=args.crop_size, resize_filter="bilinear")
+                           resize=args.resize, crop=args.crop, crop_size=args.crop_size,
+                           resize_filter=args.resize_filter)
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -118,18 +149,36 @@ def main(args) -> int:
         for device in devs:
             if device.type == "cpu":  # the decode workers get their cores
                 torch.set_num_threads(max(1, (os.cpu_count() or 1) - args.workers))
-            frames, t_decode = bare_decode(sources)
-            res[device.type] = _measure(args, cfg, sources, tmp, device, frames, t_decode)
+            res[device.type] = _measure(args, cfg, sources, tmp, device)
     cols = [d.type for d in devs]
     r = [res[c] for c in cols]
-    print(f"inputs: {len(sources)} videos ({frames} frames) from {', '.join(Path(u).name for u in used)}; backbone "
-          f"{args.backbone}, {r[0]['views']} views/snippet, {args.workers} decode workers, batch {args.batch_size} "
-          f"clips, {os.cpu_count()} CPUs")
+    print(f"inputs: {len(sources)} videos ({r[0]['frames']} frames) from {', '.join(Path(u).name for u in used)}; "
+          f"backbone {args.backbone}, {r[0]['views']} views/snippet of {args.snippet_len}x{args.crop_size}x"
+          f"{args.crop_size} from {args.resize} ({args.resize_filter}), {args.workers} decode workers, batch "
+          f"{args.batch_size} clips, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads; fastest of "
+          f"{args.repeats} alternated runs")
+    ms = lambda v: f"{v:.3f} ms/frame"  # noqa: E731
     print(table([("bare PyAV decode (1 process)", [f"{x['decode_fps']:.1f} frames/s" for x in r]),
                  ("vadbench extract (batched)", [f"{x['extract_fps']:.1f} frames/s" for x in r]),
                  ("vadbench extract (batched)", [f"{x['extract_sps']:.1f} snippets/s" for x in r]),
                  ("one video at a time (loop)", [f"{x['loop_fps']:.1f} frames/s" for x in r]),
-                 ("speed-up of batched over loop", [f"{x['speedup']:.2f}x" for x in r])], cols))
+                 ("speed-up of batched over loop", [f"{x['speedup']:.2f}x" for x in r]),
+                 ("breakdown: bare decode, 1 process", [ms(x["decode_ms"]) for x in r]),
+                 ("  extract wall time", [ms(x["wall_ms"]) for x in r]),
+                 ("  workers: decode", [ms(x["worker_ms"]["decode"]) for x in r]),
+                 ("  workers: resize (+RGB)", [ms(x["worker_ms"]["resize"]) for x in r]),
+                 ("  workers: pack snippets", [ms(x["worker_ms"]["pack"]) for x in r]),
+                 ("  main: wait for workers", [ms(x["main_ms"]["wait"]) for x in r]),
+                 ("  main: float + crops", [ms(x["main_ms"]["crops"]) for x in r]),
+                 ("  main: network", [ms(x["main_ms"]["network"]) for x in r]),
+                 ("  main: write", [ms(x["main_ms"]["write"]) for x in r]),
+                 ("CPU time: bare decode", [ms(x["cpu_ms"]["bare"]) for x in r]),
+                 ("CPU time: extract, workers", [ms(x["cpu_ms"]["workers"]) for x in r]),
+                 ("CPU time: extract, main process", [ms(x["cpu_ms"]["main"]) for x in r])], cols))
+    print("(breakdown: wall seconds per stage; the workers' are summed over the decode processes, which run beside "
+          "the main process; on a GPU 'network' includes the device's crop work, which the main process waits for "
+          "at the copy back. CPU time: all threads, little moved by other jobs; extraction needs its CPU time "
+          f"spread over {os.cpu_count()} cores to keep up with the bare decode)")
     heads = ", ".join(f"{res[c]['ratio']:.2f}x ({c})" for c in cols)
     print(f"extract / bare decode, {args.backbone} at {r[0]['views']} views (target >= 0.8): {heads}")
     return 0

@@ -27,8 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from vadbench.features.backbones import Backbone, build_backbone
 from vadbench.features.outputs import (ExtractionConfig, clean_stale_temp_files, is_finished, output_path,
                                        save_output)
-from vadbench.features.transforms import (clip_views, grid_tag, parse_size, patch_views, resize_frame,
-                                          target_size, to_float_clips)
+from vadbench.features.transforms import clip_views, grid_tag, parse_size, patch_views, to_float_clips
 from vadbench.features.video_io import VideoSource, iter_frames
 
 log = logging.getLogger("vadbench.extract")
@@ -40,9 +39,10 @@ class SnippetStream(IterableDataset):
     and a final item with `"done": True` and the frame / snippet counts (or `"error"`)."""
 
     def __init__(self, sources: list[VideoSource], cfg: ExtractionConfig, chunk_snippets: int = 8,
-                 accept_short: bool = False):
+                 accept_short: bool = False, thread_type: str = "AUTO"):
         self.sources, self.cfg, self.chunk_snippets = sources, cfg, max(1, chunk_snippets)
         self.accept_short = accept_short  # False: a video that ends before its container says is an error
+        self.thread_type = thread_type  # the decoder's threading (`video_io.iter_frames`)
 
     def __iter__(self):
         info = get_worker_info()
@@ -53,34 +53,36 @@ class SnippetStream(IterableDataset):
             except Exception as err:  # any decode problem ends this video only
                 yield {"video": idx, "error": f"{type(err).__name__}: {err}"}
 
-    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        cfg = self.cfg
-        clip = resize_frame(frame, target_size(frame.shape[:2], parse_size(cfg.resize)), cfg.resize_filter) \
-            if cfg.clip else None
-        patch = resize_frame(frame, cfg.patch_frame_size_hw, cfg.resize_filter) if cfg.grids else None
-        return clip, patch
-
     def _video(self, idx: int):
         cfg, src = self.cfg, self.sources[idx]
         length, stride = cfg.snippet_len, cfg.snippet_stride
+        sizes = (parse_size(cfg.resize) if cfg.clip else None, cfg.patch_frame_size_hw if cfg.grids else None)
+        in_worker = get_worker_info() is not None
         meta: dict = {}
-        buffer: deque = deque()  # prepared frames from index `base` on
-        base, n_frames, emitted, pending = 0, 0, 0, []
+        buffer: deque = deque()  # (clip, patch) frames, resized by the decoder, from index `base` on
+        base, n_frames, emitted, pending, pack_seconds = 0, 0, 0, [], 0.0
 
-        def snippet(start: int) -> tuple:
-            frames = [buffer[min(i, n_frames - 1) - base] for i in range(start, start + length)]
-            return tuple(None if frames[0][j] is None else np.stack([f[j] for f in frames]) for j in (0, 1))
+        def snippet(start: int) -> list:  # the frames of one snippet (references, no copy)
+            return [buffer[min(i, n_frames - 1) - base] for i in range(start, start + length)]
 
         def chunk(done: bool = False):
-            nonlocal pending
+            nonlocal pending, pack_seconds
+            tick = time.perf_counter()
             item = {"video": idx, "first": emitted - len(pending), "done": done}
             for j, kind in enumerate(("clip", "patch")):
-                item[kind] = torch.from_numpy(np.stack([p[j] for p in pending])) if pending and pending[0][j] is not None else None
+                item[kind] = None
+                if pending and pending[0][0][j] is not None:
+                    frames = [f[j] for snip in pending for f in snip]
+                    out = _uint8_tensor((len(frames), *frames[0].shape), shared=in_worker)
+                    np.stack(frames, out=out.numpy())
+                    item[kind] = out.view(len(pending), length, *frames[0].shape)
             pending = []
+            pack_seconds += time.perf_counter() - tick
             return item
 
-        for frame in iter_frames(src, cfg.fps, cfg.source_fps, meta, accept_short=self.accept_short):
-            buffer.append(self._prepare(frame))
+        for frame in iter_frames(src, cfg.fps, cfg.source_fps, meta, accept_short=self.accept_short, sizes=sizes,
+                                 resize_filter=cfg.resize_filter, thread_type=self.thread_type):
+            buffer.append(frame)
             n_frames += 1
             while emitted * stride + length <= n_frames:  # a full window is available
                 pending.append(snippet(emitted * stride))
@@ -101,8 +103,20 @@ class SnippetStream(IterableDataset):
                 yield chunk()
         last = chunk(done=True)
         last.update(num_snippets=total, frames=n_frames, decoded_frames=meta.get("decoded_frames", n_frames),
-                    source_fps=meta.get("source_fps"))
+                    source_fps=meta.get("source_fps"),
+                    seconds={"decode": meta["decode_seconds"], "resize": meta["convert_seconds"],
+                             "pack": pack_seconds})
         yield last
+
+
+def _uint8_tensor(shape: tuple[int, ...], shared: bool) -> torch.Tensor:
+    """An uninitialised uint8 tensor; `shared`: allocated in shared memory, so a worker writes its
+    frames once, straight into the memory the main process maps (`share_memory_()` of a normal
+    tensor would allocate and copy a second time)."""
+    if not shared:
+        return torch.empty(shape, dtype=torch.uint8)
+    storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
+    return torch.empty(0, dtype=torch.uint8).set_(storage, 0, shape)
 
 
 def _worker_init(_):
@@ -118,6 +132,10 @@ class ExtractionReport:
     snippets: int = 0
     frames: int = 0
     seconds: float = 0.0
+    # where the time went: the decode side (summed over videos; in the workers, beside the main
+    # process) and the main process (`wait` = blocked on the workers; with no workers it decodes)
+    decode_seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "resize": 0.0, "pack": 0.0})
+    main_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -164,6 +182,8 @@ class FeatureExtractor:
             torch.backends.cudnn.benchmark = True
         self._amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.precision)
         self.grids = cfg.grids
+        self._buffers: dict[str, torch.Tensor] = {}
+        self.stage_seconds: dict[str, float] = {}  # main-process seconds per stage (crops, network, write, wait)
         self.clip_views = {"ten": 10, "center": 1, "full": 1}[cfg.crop]
         self.patch_views = sum(r * c for r, c in self.grids)
 
@@ -192,19 +212,49 @@ class FeatureExtractor:
                 outs.append(self.model(part))
         return torch.cat(outs)
 
+    def _workspace(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """A contiguous float32 tensor of `shape` on the device, a view of a buffer reused from batch
+        to batch (grown when a batch needs more): on a CPU, allocating the 10 crops of a 40-clip
+        batch afresh (96 MB at 112 px) costs ~5x the copy that fills them, in page faults."""
+        numel = int(np.prod(shape))
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < numel:
+            buf = self._buffers[name] = torch.empty(numel, dtype=torch.float32, device=self.device)
+        return buf[:numel].view(shape)
+
+    def _tick(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + now - since
+        return now
+
     @torch.inference_mode()
-    def _views_features(self, kind: str, snippets: torch.Tensor) -> dict[str, torch.Tensor]:
-        """uint8 `(n, L, H, W, 3)` -> {tag: `(n, V, D)`} for the clip views or every patch grid."""
-        x = to_float_clips(snippets.to(self.device, non_blocking=True), self.cfg.resolved_normalisation)
-        n = x.shape[0]
-        if kind == "clip":
-            views = {"": clip_views(x, self.cfg.crop, self.cfg.crop_size)}
-        else:
-            views = {f"_{grid_tag(g)}": patch_views(x, g) for g in self.grids}
+    def _views_features(self, kind: str, snippets: torch.Tensor) -> dict[str, np.ndarray]:
+        """uint8 `(n, L, H, W, 3)` -> {tag: float32 `(n, V, D)` on the host} for the clip views or every
+        patch grid (one grid at a time, through one reused buffer: the grids' windows cover the same pixels)."""
+        tick = time.perf_counter()
+        n, length, h, w, c = snippets.shape
+        x = to_float_clips(snippets.to(self.device, non_blocking=True), self.cfg.resolved_normalisation,
+                           out=self._workspace(f"{kind}_frames", (n, c, length, h, w)))
         out = {}
-        for tag, v in views.items():
-            out[tag] = self._encode(v.reshape(n * v.shape[1], *v.shape[2:])).reshape(n, v.shape[1], -1)
+        for tag, grid in ([("", None)] if kind == "clip" else [(f"_{grid_tag(g)}", g) for g in self.grids]):
+            if grid is None:
+                size = self.cfg.crop_size
+                views = clip_views(x, self.cfg.crop, size, out=self._workspace("crops", (n, 10, c, length, size, size))
+                                   if self.cfg.crop == "ten" else None)
+            else:
+                v = patch_views(x, grid)
+                views = self._workspace("patches", tuple(v.shape)).copy_(v)
+            tick = self._tick("crops", tick)
+            feats = self._encode(views.reshape(n * views.shape[1], *views.shape[2:])).reshape(n, views.shape[1], -1)
+            out[tag] = feats.cpu().numpy()  # on a GPU this waits for the device
+            tick = self._tick("network", tick)
         return out
+
+    def decoder_thread_type(self) -> str:
+        """Threaded decoding (`AUTO`) while each worker has a spare core for its threads; one thread per
+        decoder (`NONE`, less CPU per frame) once the workers and the main process fill the CPUs."""
+        spare = (os.cpu_count() or 1) - 1 - self.workers
+        return "AUTO" if self.workers == 0 or spare >= self.workers else "NONE"
 
     # ---------------------------------------------------------------- run
     def run(self, sources: list[VideoSource], out_dir: str | Path, overwrite: bool = False,
@@ -224,7 +274,8 @@ class FeatureExtractor:
             return report
         todo.sort(key=lambda s: -s.size_bytes)  # longest first: workers end together
         start = time.perf_counter()
-        stream = SnippetStream(todo, self.cfg, self.chunk_snippets, getattr(self, "accept_short", False))
+        stream = SnippetStream(todo, self.cfg, self.chunk_snippets, getattr(self, "accept_short", False),
+                               self.decoder_thread_type())
         loader = DataLoader(stream, batch_size=None, num_workers=self.workers,
                             pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
                             prefetch_factor=2 if self.workers else None,
@@ -238,7 +289,9 @@ class FeatureExtractor:
             for vid in [v for v, s in states.items() if s.total is not None and
                         all(s.counts.get(tag, 0) == s.total for tag in self.cfg.outputs())]:
                 st = states.pop(vid)
+                tick = time.perf_counter()
                 self._save(out_dir, st)
+                self._tick("write", tick)
                 report.done.append(st.source.name)
                 report.snippets += st.total
                 report.frames += st.info["frames"]
@@ -269,13 +322,16 @@ class FeatureExtractor:
                     k = snips.shape[0]
                     for tag, f in feats.items():
                         st = states[vid]
-                        st.feats.setdefault(tag, []).append((first, f[offset:offset + k].cpu().numpy()))
+                        st.feats.setdefault(tag, []).append((first, f[offset:offset + k]))
                         st.counts[tag] = st.counts.get(tag, 0) + k
                     offset += k
             finalize_ready()
 
+        self.stage_seconds = {"wait": 0.0, "crops": 0.0, "network": 0.0, "write": 0.0}
         try:
-            for item in loader:
+            items, tick = iter(loader), time.perf_counter()
+            for item in items:
+                tick = self._tick("wait", tick)
                 vid = item["video"]
                 src = todo[vid]
                 if "error" in item:
@@ -295,14 +351,18 @@ class FeatureExtractor:
                 if item["done"]:
                     st.total = item["num_snippets"]
                     st.info = {k: item[k] for k in ("frames", "decoded_frames", "source_fps")}
+                    for k, v in item["seconds"].items():
+                        report.decode_seconds[k] += v
                 force = item["done"] and not self.cross_video_batching
                 for kind in ("clip", "patch"):
                     drain(kind, force)
+                tick = time.perf_counter()
             for kind in ("clip", "patch"):
                 drain(kind, True)
         finally:
             bar.close()
         report.seconds = time.perf_counter() - start
+        report.main_seconds = dict(self.stage_seconds)
         return report
 
     def _save(self, out_dir: Path, st: _VideoState) -> None:
