@@ -221,3 +221,37 @@ def test_a_few_shot_setting_without_its_config_uses_the_closest_sibling():
     assert trx10["hmdb51"].overrides[:2] == ["--data.init_args.way=5", "--data.init_args.shot=10"]
     skps10 = [r for r in runs if r.row.model == "skps_net" and r.row.setting == "5w10s" and r.dataset == "hmdb51"][0]
     assert skps10.config == CONFIGS_DIR / "skps_net" / "hmdb51_5w10s.yaml" and skps10.overrides == []
+
+
+def test_sta_mil_c3d_row_is_c3d_shaped_on_synthetic_data():
+    """On synthetic data the C3D row gets C3D-shaped features (4096-d, one crop), not the I3D row's config."""
+    specs = load_specs()
+    runs, _ = plan_runs(specs, specs.get("sta-table1"), data="synthetic", seeds=[0])
+    by_setting = {(r.row.model, r.row.setting): r for r in runs}
+    c3d, i3d = by_setting[("sta_mil", "features=c3d")], by_setting[("sta_mil", "default")]
+    assert c3d.config == i3d.config == CONFIGS_DIR / "sta_mil" / "synthetic.yaml"
+    assert {"--data.init_args.feature_dim=4096", '--data.init_args.synthetic={"crops": 1}',
+            "--model.init_args.net.init_args.num_crops=1"} <= set(c3d.overrides)
+    assert i3d.overrides == ["--trainer.max_steps=50"]
+    # real data: the row's own config, no synthetic overrides
+    runs, _ = plan_runs(specs, specs.get("sta-table1"), seeds=[0])
+    c3d = [r for r in runs if r.row.setting == "features=c3d"]
+    assert [(r.dataset, r.config.name, r.overrides) for r in c3d] == [("ucf_crime", "ucf_crime_c3d.yaml", [])]
+
+
+def test_models_settings_datasets_run_part_of_a_table(stub_env, capsys):
+    tmp, specs = stub_env
+    base = ["demo", "--metafiles", str(specs), "--results-dir", str(tmp / "r"), "--work-dir", str(tmp / "w")]
+    assert reproduce.main(base + ["--dry-run", "--settings", "scales=clip"]) == 0
+    out = capsys.readouterr().out
+    assert "2 run(s), 0 already in" in out and "good__ucf_crime__scales=clip__seed1" in out
+    assert reproduce.main(base + ["--models", "good", "--settings", "default"]) == 0   # the failing model not run
+    recs = load_records([tmp / "r"])
+    assert sorted((r["model"], r["setting"], r["seed"]) for r in recs) == [("good", "default", 0), ("good", "default", 1)]
+    capsys.readouterr()
+    assert reproduce.main(base + ["--dry-run", "--datasets", "ucf_crime", "--models", "nobody"]) == 2
+    assert "--models nobody: table 'demo' (real data) has no run with that; expected one of ['failing', 'good']" \
+        in capsys.readouterr().err
+    # a filtered-out row's missing config does not stop the others
+    assert reproduce.main(["missing", "--metafiles", str(specs), "--dry-run", "--datasets", "shanghaitech"]) == 2
+    assert "no_such_model/shanghaitech.yaml" in (err := capsys.readouterr().err) and "ucf_crime.yaml" not in err
