@@ -498,6 +498,8 @@ def reproduce_table(meta: Metafile, spec, groups: list[ResultGroup], data_source
                      and (not several or (g.data_fingerprint or "") == fp)}
             seeds = sorted({str(s) for g in by_ds.values() for s in g.seeds})
             label = row.label + (f" (test set {short_fingerprint(fp)})" if several else "")
+            if synthetic and not getattr(row, "synthetic", True):
+                label += " (not run on synthetic data)"
             line = [label, row.model, row.setting, sel, ",".join(seeds) or "—"]
 
             def paper_entry(d, m):
