@@ -249,7 +249,8 @@ def test_models_settings_datasets_run_part_of_a_table(stub_env, capsys):
     assert "2 run(s), 0 already in" in out and "good__ucf_crime__scales=clip__seed1" in out
     assert reproduce.main(base + ["--models", "good", "--settings", "default"]) == 0   # the failing model not run
     recs = load_records([tmp / "r"])
-    assert sorted((r["model"], r["setting"], r["seed"]) for r in recs) == [("good", "default", 0), ("good", "default", 1)]
+    assert sorted((r["model"], r["setting"], r["seed"]) for r in recs) == [("good", "default", 0),
+                                                                             ("good", "default", 1)]
     capsys.readouterr()
     assert reproduce.main(base + ["--dry-run", "--datasets", "ucf_crime", "--models", "nobody"]) == 2
     assert "--models nobody: table 'demo' (real data) has no run with that; expected one of ['failing', 'good']" \

@@ -332,12 +332,12 @@ INTRO = (
     "**paper** = the published number for the same model, setting, dataset and metric, with its source "
     "(`[SSRL table1]` = table 1 of the SSRL paper); **Δ** = ours − paper, shown only for runs on real "
     "features from a pretrained or precomputed extractor (synthetic data is a smoke test; features of a "
-    "randomly initialised extractor are not the papers' features: `n/c (random_init)`). **selection** = how the tested weights were "
-    "chosen: `last` and `best_val` are honest; `oracle_best_on_test` (best test score during training) is "
-    "what the RTFM/SSRL official code reports. **data** = `real` or `synthetic` features; **backbone** = "
-    "`pretrained` or `random_init` feature extractor (the model's, or for `vadbench extract` features the "
-    "sidecars' weights; `—` = precomputed features). Results on different "
-    "test sets of one dataset name (different data fingerprints) get separate tables."
+    "randomly initialised extractor are not the papers' features: `n/c (random_init)`). **selection** = "
+    "how the tested weights were chosen: `last` and `best_val` are honest; `oracle_best_on_test` (best "
+    "test score during training) is what the RTFM/SSRL official code reports. **data** = `real` or "
+    "`synthetic` features; **backbone** = `pretrained` or `random_init` feature extractor (the model's, or "
+    "for `vadbench extract` features the sidecars' weights; `—` = precomputed features). Results on "
+    "different test sets of one dataset name (different data fingerprints) get separate tables."
 )
 
 
