@@ -1,23 +1,51 @@
-"""The committed synthetic leaderboard (leaderboards/) holds every model with 3 seeds (issue #12)."""
+"""The committed leaderboard (leaderboards/): every model with 3 seeds on the synthetic benchmarks, the
+few-shot models at 5-way 1/5/10-shot, no row shown twice, and the real Ped2 run labelled (issue #12)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
 
+from vadbench.leaderboard.board import duplicate_rows, group_records
 from vadbench.results import load_records
 
 ROOT = Path(__file__).resolve().parents[2] / "leaderboards"
 MODELS = {"rtfm", "sultani", "ssrl", "msip", "sta_mil", "trx", "skps_net"}
+FEW_SHOT = {"trx", "skps_net"}
 
 
 def test_every_model_has_three_seeds_on_the_synthetic_benchmarks():
     seeds = defaultdict(set)
-    for r in load_records([ROOT / "results"]):
-        assert r["data_source"] == "synthetic"
-        seeds[r["model"]].add(r["seed"])
-    assert set(seeds) == MODELS
+    records = load_records([ROOT / "results"])
+    for r in records:
+        assert r["data_source"] in ("synthetic", "real")
+        if r["data_source"] == "synthetic":
+            seeds[(r["model"], r["setting"])].add(r["seed"])
+    assert {m for m, _ in seeds} == MODELS
     assert all(s == {0, 1, 2} for s in seeds.values()), dict(seeds)
+    # the papers' few-shot tables: 5-way 1-, 5- and 10-shot, for both few-shot models
+    for model in FEW_SHOT:
+        assert {s for m, s in seeds if m == model} >= {"5w1s", "5w5s", "5w10s"}, model
     table = (ROOT / "README.md").read_text()
-    for model in MODELS:
-        assert f"| {model} | " in table and "| 0,1,2 |" in table
+    for model, setting in seeds:
+        assert f"| {model} | {setting} | synthetic |" in table
+    assert "| 0,1,2 |" in table
+
+
+def test_no_row_of_a_table_repeats_another_experiment():
+    """Two rows from identical resolved configs (a setting that changes nothing) or identical numbers."""
+    groups = group_records(load_records([ROOT / "results"]))
+    assert not [(a.model, a.setting, b.model, b.setting, why) for a, b, why in duplicate_rows(groups)]
+
+
+def test_the_real_ped2_runs_are_labelled_random_init_and_have_no_difference_to_the_paper():
+    real = [g for g in group_records(load_records([ROOT / "results"])) if g.data_source == "real"]
+    assert real and {g.dataset for g in real} == {"ucsd_ped2"}
+    assert {g.backbone for g in real} == {"random_init"}
+    assert all(sorted(g.seeds) == [0, 1, 2] for g in real)
+    table = (ROOT / "README.md").read_text()
+    section = table.split("### ucsd_ped2", 1)[1].split("\n## ", 1)[0]
+    for g in real:
+        assert f"| {g.model} | {g.setting} | real | random_init | last | 0,1,2 |" in section
+    if "paper" in section.split("\n")[2]:       # a paper number beside a random-init run: never a Δ
+        assert "n/c (random_init)" in section

@@ -191,3 +191,59 @@ def test_html_renders_markdown_and_names_the_results_source(tmp_path, meta):
     text = render_html(meta, group_records(load_records([res])), 1, sources=[str(res)])
     assert "**" not in text and "<b>ours</b>" in text
     assert "my_results" in text and "leaderboards/results" not in text
+
+
+def _fit_record(model, dataset, seed, auc, setting="default", config=None, **kw):
+    return make_record(model=model, model_class=f"x.{model}", dataset=dataset, metrics={"frame_auc_micro": auc},
+                       model_selection="last", seed=seed, setting=setting, config=config, **kw)
+
+
+def test_random_init_features_have_no_difference_to_the_paper(tmp_path, meta):
+    """A real Ped2 run on random-init `vadbench extract` features: backbone from the sidecars, the paper's
+    number beside it, but no Δ (marked); a pretrained extractor gets the Δ."""
+    from vadbench.results import load_records
+
+    for seed, auc in enumerate([0.70, 0.72, 0.74]):
+        for weights, setting in (("random_init", "default"), ("sha256:abc", "features=c3d")):
+            write_record(tmp_path, _fit_record("sta_mil", "ucsd_ped2", seed, auc, setting=setting, data_source="real",
+                                               extras={"extraction": {"backbone": "tiny3d", "weights": weights}}))
+    groups = group_records(load_records([tmp_path]))
+    assert {(g.setting, g.backbone) for g in groups} == {("default", "random_init"), ("features=c3d", "pretrained")}
+    (table,) = results_tables(meta, groups)
+    col = table.header.index("frame AUC (%) ours")
+    rows = {r[1]: r for r in table.rows}
+    assert rows["default"][3] == "random_init"
+    assert rows["default"][col:col + 3] == ["72.00 ± 2.00", "96.7 [STA-MIL table1]", "n/c (random_init)"]
+    assert rows["features=c3d"][col:col + 3] == ["72.00 ± 2.00", "92.3 [STA-MIL table1]", "-20.30"]
+    csv_rows = {r["setting"]: r for r in csv.DictReader(io.StringIO(render_csv(meta, groups)))}
+    assert csv_rows["default"]["diff"] == "" and csv_rows["default"]["paper_value"] == "96.7"
+    assert float(csv_rows["features=c3d"]["diff"]) == pytest.approx(-20.3)
+    assert "n/c (random_init)" in render_markdown(meta, groups, 6)
+
+
+def test_duplicate_rows_are_found(tmp_path):
+    """Two rows of a table from one experiment (same config but for the tag, or the same numbers) are found."""
+    from vadbench.leaderboard.board import duplicate_rows
+    from vadbench.results import load_records
+
+    cfg = {"model": {"init_args": {"lr": 1e-3}}, "trainer": {"max_steps": 50, "default_root_dir": "/a"},
+           "seed_everything": 0, "setting": "default"}
+    for seed in (0, 1):
+        write_record(tmp_path, _fit_record("sta_mil", "synthetic", seed, 0.7 + seed / 100, config=cfg,
+                                           data_source="synthetic"))
+        # the same config under another tag and folder: a duplicate
+        same = {**cfg, "setting": "features=c3d", "trainer": {"max_steps": 50, "default_root_dir": "/b"}}
+        write_record(tmp_path, _fit_record("sta_mil", "synthetic", seed, 0.7 + seed / 100, setting="features=c3d",
+                                           config=same, data_source="synthetic"))
+        # another config (lr), other numbers: a second experiment
+        other = {**cfg, "model": {"init_args": {"lr": 1e-2}}}
+        write_record(tmp_path, _fit_record("sta_mil", "synthetic", seed, 0.6 + seed / 100, setting="lr=1e-2",
+                                           config=other, data_source="synthetic"))
+        # another config but every number equal to the default's: a setting that changes nothing
+        inert = {**cfg, "model": {"init_args": {"lr": 1e-3, "unused": 1}}}
+        write_record(tmp_path, _fit_record("sta_mil", "synthetic", seed, 0.7 + seed / 100, setting="unused=1",
+                                           config=inert, data_source="synthetic"))
+    found = {(a.setting, b.setting): why for a, b, why in duplicate_rows(group_records(load_records([tmp_path])))}
+    assert found == {("default", "features=c3d"): "identical resolved config for seed(s) [0, 1]",
+                     ("default", "unused=1"): "identical metrics for every common seed [0, 1]",
+                     ("features=c3d", "unused=1"): "identical metrics for every common seed [0, 1]"}

@@ -221,3 +221,40 @@ def test_a_few_shot_setting_without_its_config_uses_the_closest_sibling():
     assert trx10["hmdb51"].overrides[:2] == ["--data.init_args.way=5", "--data.init_args.shot=10"]
     skps10 = [r for r in runs if r.row.model == "skps_net" and r.row.setting == "5w10s" and r.dataset == "hmdb51"][0]
     assert skps10.config == CONFIGS_DIR / "skps_net" / "hmdb51_5w10s.yaml" and skps10.overrides == []
+
+
+def test_sta_mil_c3d_row_is_not_planned_on_synthetic_data(capsys):
+    """On synthetic data the C3D row would be the I3D row again (same config): it is not run there."""
+    specs = load_specs()
+    runs, _ = plan_runs(specs, specs.get("sta-table1"), data="synthetic", seeds=[0])
+    assert [(r.row.model, r.row.setting) for r in runs] == [("sultani", "default"), ("sta_mil", "default")]
+    # real data: the row's own config
+    runs, _ = plan_runs(specs, specs.get("sta-table1"), seeds=[0])
+    c3d = [r for r in runs if r.row.setting == "features=c3d"]
+    assert [(r.dataset, r.config.name, r.overrides) for r in c3d] == [("ucf_crime", "ucf_crime_c3d.yaml", [])]
+    assert reproduce.main(["sta-table1", "--data", "synthetic", "--dry-run", "--settings", "features=c3d"]) == 2
+    assert "--settings features=c3d: table 'sta-table1' (synthetic data) has no run" in capsys.readouterr().err
+    from vadbench.leaderboard.board import reproduce_table
+    from vadbench.leaderboard.metafile import load_metafile
+
+    table = reproduce_table(load_metafile(), specs.get("sta-table1"), [], data_source="synthetic")
+    assert [r[0] for r in table.rows][-1] == "Ours (STA-MIL, C3D) (not run on synthetic data)"
+
+
+def test_models_settings_datasets_run_part_of_a_table(stub_env, capsys):
+    tmp, specs = stub_env
+    base = ["demo", "--metafiles", str(specs), "--results-dir", str(tmp / "r"), "--work-dir", str(tmp / "w")]
+    assert reproduce.main(base + ["--dry-run", "--settings", "scales=clip"]) == 0
+    out = capsys.readouterr().out
+    assert "2 run(s), 0 already in" in out and "good__ucf_crime__scales=clip__seed1" in out
+    assert reproduce.main(base + ["--models", "good", "--settings", "default"]) == 0   # the failing model not run
+    recs = load_records([tmp / "r"])
+    assert sorted((r["model"], r["setting"], r["seed"]) for r in recs) == [("good", "default", 0),
+                                                                             ("good", "default", 1)]
+    capsys.readouterr()
+    assert reproduce.main(base + ["--dry-run", "--datasets", "ucf_crime", "--models", "nobody"]) == 2
+    assert "--models nobody: table 'demo' (real data) has no run with that; expected one of ['failing', 'good']" \
+        in capsys.readouterr().err
+    # a filtered-out row's missing config does not stop the others
+    assert reproduce.main(["missing", "--metafiles", str(specs), "--dry-run", "--datasets", "shanghaitech"]) == 2
+    assert "no_such_model/shanghaitech.yaml" in (err := capsys.readouterr().err) and "ucf_crime.yaml" not in err

@@ -2,6 +2,7 @@
 
     vadbench reproduce --list
     vadbench reproduce rtfm-baseline [--data real|synthetic] [--seeds 0 1 2] [--dry-run]
+                       [--models M ...] [--settings S ...] [--datasets D ...]
                        [--root DATASET=FOLDER ...] [--devices N | --gpus N] [--results-dir DIR]
                        [--work-dir DIR] [--max-steps N] [--out table.md] [-- EXTRA OVERRIDES ...]
 
@@ -12,6 +13,8 @@ already exists in the results folder (same model, dataset, setting, seed, data s
 Arguments after `--` are appended verbatim to every run (e.g. `-- --trainer.enable_progress_bar=false`).
 `--devices N` runs N at a time, one GPU each (CUDA_VISIBLE_DEVICES); otherwise runs are sequential.
 A failed run is reported (name and log) without stopping the others; the exit code is 1 if any failed.
+`--models`, `--settings`, `--datasets` run a part of the table (e.g. `skps-table1 --settings 5w10s`); the
+printed table still shows every row, with the results that exist.
 `--root ucf_crime=/data/ucf --root shanghaitech=/data/sh` gives each dataset its data folder: every run
 reading that dataset gets `--data.init_args.root` (or `test_root`, for a few-shot config that tests on
 another dataset, e.g. `--root kinetics100=... --root ucf_crime_v2=...`).
@@ -41,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="real: the paper configs; synthetic: each model's synthetic config, few steps, CPU")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the table's)")
     p.add_argument("--dry-run", action="store_true", help="list the runs (and which already exist); run nothing")
+    p.add_argument("--models", nargs="+", default=None, metavar="MODEL",
+                   help="run only the table's rows of these models (e.g. --models trx)")
+    p.add_argument("--settings", nargs="+", default=None, metavar="SETTING",
+                   help="run only the table's rows with these settings (e.g. --settings 5w10s)")
+    p.add_argument("--datasets", nargs="+", default=None, metavar="DATASET",
+                   help="run only on these of the table's datasets (real data, e.g. --datasets ucsd_ped2)")
     p.add_argument("--devices", "--gpus", dest="devices", type=int, default=0,
                    help="run N at a time, one GPU each (default: sequential, accelerator from the config)")
     p.add_argument("--results-dir", default=None,
@@ -143,6 +152,19 @@ def main(argv: list[str]) -> int:
     except (KeyError, ValueError) as err:
         print(f"vadbench reproduce: error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
+    for flag, wanted, value in (("--models", args.models, lambda r: r.row.model),
+                                ("--settings", args.settings, lambda r: r.row.setting),
+                                ("--datasets", args.datasets, lambda r: r.dataset)):
+        if wanted is None:
+            continue
+        known = sorted({value(r) for r in runs})
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            print(f"vadbench reproduce: error: {flag} {' '.join(unknown)}: table {spec.id!r} ({args.data} data) "
+                  f"has no run with that; expected one of {known}", file=sys.stderr)
+            return 2
+        runs = [r for r in runs if value(r) in wanted]
+        missing = [m for m in missing if any(r.config == m for r in runs)]
     if missing:
         print(f"vadbench reproduce: error: table {spec.id!r} ({args.data} data) needs config file(s) that do not "
               f"exist: {', '.join(str(m) for m in missing)}", file=sys.stderr)

@@ -38,6 +38,7 @@ class ResultGroup:
     metrics: dict[str, list[float]] = field(default_factory=dict)
     paths: list[str] = field(default_factory=list)
     runs: list[dict] = field(default_factory=list)   # the seeds' wandb runs ({id, path, name, ...}), when logged
+    records: list[dict] = field(default_factory=list, repr=False)  # the seeds' result records, as read
 
     @property
     def family(self) -> str:
@@ -58,13 +59,24 @@ class ResultGroup:
         return mean, std, n
 
 
+def record_backbone(rec: dict) -> str | None:
+    """The record's `backbone`; for features made by `vadbench extract` (a MIL record, whose model has no
+    backbone) the extractor's weights from the sidecars: `random_init`, or `pretrained` for a weight file."""
+    if rec.get("backbone"):
+        return rec["backbone"]
+    weights = (((rec.get("extras") or {}).get("extraction") or {}).get("weights"))
+    if not weights:
+        return None
+    return "random_init" if weights == "random_init" else "pretrained"
+
+
 def group_records(records: Iterable[dict]) -> list[ResultGroup]:
     """Group result records; a seed run more than once counts once (its newest file)."""
     latest: dict[tuple, dict] = {}
     for rec in records:
         # the data fingerprint is part of the key: two test sets that share a dataset name never mix
         key = (rec.get("model"), str(rec.get("setting", "default")), rec.get("dataset"), rec.get("data_source"),
-               rec.get("backbone"), rec.get("model_selection"), rec.get("data_fingerprint"), rec.get("seed"))
+               record_backbone(rec), rec.get("model_selection"), rec.get("data_fingerprint"), rec.get("seed"))
         prev = latest.get(key)
         if prev is None or (str(rec.get("created", "")), rec.get("_path", "")) > (str(prev.get("created", "")),
                                                                                   prev.get("_path", "")):
@@ -77,11 +89,12 @@ def group_records(records: Iterable[dict]) -> list[ResultGroup]:
         if g is None:
             g = groups[gkey] = ResultGroup(model=str(rec.get("model")), setting=str(rec.get("setting", "default")),
                                            dataset=str(rec.get("dataset")), data_source=str(rec.get("data_source")),
-                                           backbone=rec.get("backbone"),
+                                           backbone=record_backbone(rec),
                                            model_selection=str(rec.get("model_selection")),
                                            data_fingerprint=rec.get("data_fingerprint"))
         g.seeds.append(rec.get("seed"))
         g.paths.append(Path(rec.get("_path", "")).name)
+        g.records.append(rec)
         if isinstance(rec.get("wandb"), dict):
             g.runs.append(rec["wandb"])
         for name, value in (rec.get("metrics") or {}).items():
@@ -89,6 +102,49 @@ def group_records(records: Iterable[dict]) -> list[ResultGroup]:
                 continue
             g.metrics.setdefault(name, []).append(float(value))
     return sorted(groups.values(), key=lambda g: (g.dataset, g.data_fingerprint or "") + g.row_key)
+
+
+# Config keys that name a run (its seed, tag, folders, console output), not the experiment it is.
+RUN_ONLY_KEYS = ("seed_everything", "setting", "results_dir", "ckpt_path", "trainer.default_root_dir",
+                 "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.logger",
+                 "checkpoint.dirpath")
+
+
+def experiment_config(config: dict | None) -> dict:
+    """A result's resolved config without the keys in RUN_ONLY_KEYS: equal for two runs of the same
+    experiment and seed, whatever their tags and folders."""
+    out = dict(config or {})
+    for key in RUN_ONLY_KEYS:
+        head, _, tail = key.partition(".")
+        if not tail:
+            out.pop(head, None)
+        elif isinstance(out.get(head), dict):
+            out[head] = {k: v for k, v in out[head].items() if k != tail}
+    return out
+
+
+def duplicate_rows(groups: list[ResultGroup]) -> list[tuple[ResultGroup, ResultGroup, str]]:
+    """Pairs of rows of one table that are one experiment shown twice: for a seed both hold, the same
+    resolved config (up to RUN_ONLY_KEYS), or every metric of every common seed equal (a run reused, or
+    a setting that changes nothing). Returns (a, b, why) per pair."""
+    out = []
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            if (a.dataset, a.data_fingerprint, a.family) != (b.dataset, b.data_fingerprint, b.family):
+                continue
+            ra = {r.get("seed"): r for r in a.records}
+            rb = {r.get("seed"): r for r in b.records}
+            common = sorted(set(ra) & set(rb), key=str)
+            if not common:
+                continue
+            same_cfg = [s for s in common if ra[s].get("config") and
+                        experiment_config(ra[s].get("config")) == experiment_config(rb[s].get("config"))]
+            if same_cfg:
+                out.append((a, b, f"identical resolved config for seed(s) {same_cfg}"))
+            elif all((ra[s].get("metrics") or {}) == (rb[s].get("metrics") or {}) and ra[s].get("metrics")
+                     for s in common):
+                out.append((a, b, f"identical metrics for every common seed {common}"))
+    return out
 
 
 def short_fingerprint(fp: str | None) -> str:
@@ -147,15 +203,29 @@ def fmt_ours(meta: Metafile, metric: str, stats: tuple[float, float, int] | None
     return text + (f" ± {std * scale:.{digits}f}" if n > 1 else "")
 
 
+def comparable(group: ResultGroup) -> bool:
+    """Whether our number may be set against a paper's: real data and no randomly initialised feature
+    extractor (the papers' features come from pretrained backbones)."""
+    return group.data_source == "real" and group.backbone != "random_init"
+
+
 def diff(meta: Metafile, group: ResultGroup, metric: str, entry: PaperEntry | None) -> float | None:
-    """ours - paper in the paper's unit; only for real data (synthetic numbers are not comparable)."""
+    """ours - paper in the paper's unit; only for real data from a pretrained (or precomputed) feature
+    extractor: synthetic numbers and random-init features are not comparable."""
     stats = group.mean_std(metric)
-    if entry is None or stats is None or group.data_source != "real":
+    if entry is None or stats is None or not comparable(group):
         return None
     return stats[0] * metric_scale(meta, metric) - entry.value
 
 
-def fmt_diff(value: float | None) -> str:
+NOT_COMPARABLE = "n/c (random_init)"
+
+
+def fmt_diff(value: float | None, group: ResultGroup | None = None, entry: PaperEntry | None = None) -> str:
+    """The Δ cell; a real run on random-init features beside a paper number says why it has none."""
+    if value is None and group is not None and entry is not None and group.data_source == "real" \
+            and group.backbone == "random_init":
+        return NOT_COMPARABLE
     return "—" if value is None else f"{value:+.2f}"
 
 
@@ -208,7 +278,7 @@ def results_tables(meta: Metafile, groups: list[ResultGroup]) -> list[Table]:
                 if _has_paper(meta, gs, m):
                     entry = meta.best(g.model, g.setting, g.dataset, m)
                     row.append(fmt_paper(meta, entry) + (f" [{meta.short(entry.paper)} {entry.table}]" if entry else ""))
-                    row.append(fmt_diff(diff(meta, g, m, entry)))
+                    row.append(fmt_diff(diff(meta, g, m, entry), g, entry))
             rows.append(row)
         caption = f"test set fingerprint {fingerprint}" if fingerprint else ""
         tables.append(Table(title=data_set_title(dataset, fingerprint, family, keys), header=header, rows=rows,
@@ -261,11 +331,13 @@ INTRO = (
     "How to read the comparison tables: **ours** = mean ± sample std over seeds (no ± with one seed); "
     "**paper** = the published number for the same model, setting, dataset and metric, with its source "
     "(`[SSRL table1]` = table 1 of the SSRL paper); **Δ** = ours − paper, shown only for runs on real "
-    "features (synthetic data is a smoke test, not comparable). **selection** = how the tested weights were "
-    "chosen: `last` and `best_val` are honest; `oracle_best_on_test` (best test score during training) is "
-    "what the RTFM/SSRL official code reports. **data** = `real` or `synthetic` features; **backbone** = "
-    "`pretrained` or `random_init` feature extractor (`—` = precomputed features). Results on different "
-    "test sets of one dataset name (different data fingerprints) get separate tables."
+    "features from a pretrained or precomputed extractor (synthetic data is a smoke test; features of a "
+    "randomly initialised extractor are not the papers' features: `n/c (random_init)`). **selection** = "
+    "how the tested weights were chosen: `last` and `best_val` are honest; `oracle_best_on_test` (best "
+    "test score during training) is what the RTFM/SSRL official code reports. **data** = `real` or "
+    "`synthetic` features; **backbone** = `pretrained` or `random_init` feature extractor (the model's, or "
+    "for `vadbench extract` features the sidecars' weights; `—` = precomputed features). Results on "
+    "different test sets of one dataset name (different data fingerprints) get separate tables."
 )
 
 
@@ -426,6 +498,8 @@ def reproduce_table(meta: Metafile, spec, groups: list[ResultGroup], data_source
                      and (not several or (g.data_fingerprint or "") == fp)}
             seeds = sorted({str(s) for g in by_ds.values() for s in g.seeds})
             label = row.label + (f" (test set {short_fingerprint(fp)})" if several else "")
+            if synthetic and not getattr(row, "synthetic", True):
+                label += " (not run on synthetic data)"
             line = [label, row.model, row.setting, sel, ",".join(seeds) or "—"]
 
             def paper_entry(d, m):
@@ -443,7 +517,7 @@ def reproduce_table(meta: Metafile, spec, groups: list[ResultGroup], data_source
                     for m in spec.metrics:
                         e = paper_entry(d, m)
                         line += [fmt_ours(meta, m, g.mean_std(m) if g else None), fmt_paper(meta, e),
-                                 fmt_diff(diff(meta, g, m, e) if g else None)]
+                                 fmt_diff(diff(meta, g, m, e) if g else None, g, e)]
             rows.append(line)
     pinfo = meta.papers.get(spec.paper, {})
     caption = (f"{spec.title}. Paper numbers: {pinfo.get('short', spec.paper)} {spec.table} "

@@ -34,6 +34,9 @@ class RowSpec:
     table: str | None = None
     paper_setting: str | None = None   # setting of the metafile entry, when it differs from ours
     datasets: tuple[str, ...] | None = None  # the row runs on these of the table's datasets only
+    # False: the row is not run on synthetic data, where its setting would change nothing (STA-MIL's
+    # `features=c3d` is a config of its own on real data; on synthetic data it would repeat the I3D row)
+    synthetic: bool = True
 
 
 @dataclass
@@ -105,7 +108,8 @@ def _table_spec(tid: str, t: dict, where: str, source: Path | None) -> TableSpec
         rows.append(RowSpec(label=r["label"], model=r["model"], setting=str(r.get("setting", "default")),
                             config=r.get("config"), overrides=tuple(r.get("overrides", ())),
                             paper=r.get("paper"), table=r.get("table"), paper_setting=r.get("paper_setting"),
-                            datasets=tuple(r["datasets"]) if r.get("datasets") else None))
+                            datasets=tuple(r["datasets"]) if r.get("datasets") else None,
+                            synthetic=bool(r.get("synthetic", True))))
     return TableSpec(
         id=tid, title=t["title"], paper=t["paper"], table=t["table"], datasets=list(t["datasets"]),
         metrics=list(t["metrics"]), seeds=[int(s) for s in t.get("seeds", [0])], rows=rows,
@@ -200,6 +204,8 @@ def plan_runs(specs: Specs, spec: TableSpec, data: str = "real", seeds: list[int
             templates = [(spec.synthetic_dataset, spec.synthetic_config)]
             steps = max_steps if max_steps is not None else spec.synthetic_max_steps
             tail = [f"--trainer.max_steps={steps}"] + list(extra or [])
+            if not row.synthetic:
+                templates = []
         else:
             templates = [(ds, row.config or spec.config) for ds in spec.datasets
                          if row.datasets is None or ds in row.datasets]
