@@ -211,16 +211,27 @@ def test_a_root_per_dataset(tmp_path, capsys):
     assert "expected DATASET=FOLDER" in capsys.readouterr().err
 
 
-def test_a_few_shot_setting_without_its_config_uses_the_closest_sibling():
-    """TRX has no 10-shot config: the 5-shot one with the 10-shot overrides (the shot count closest to 10)."""
+def test_few_shot_settings_use_their_own_configs_and_else_the_closest_sibling(tmp_path):
+    """TRX and SKPS-Net have a config per shot count (issue 12: TRX's 10-shot ones were missing); a setting
+    without one falls back to the sibling with the closest shot count, plus the `shots:` overrides."""
+    from vadbench.leaderboard.specs import _shot_fallback
+
     specs = load_specs()
     runs, missing = plan_runs(specs, specs.get("skps-table1"))
     assert not missing
-    trx10 = {r.dataset: r for r in runs if r.row.model == "trx" and r.row.setting == "5w10s"}
-    assert trx10["hmdb51"].config == CONFIGS_DIR / "trx" / "hmdb51_5w5s.yaml"
-    assert trx10["hmdb51"].overrides[:2] == ["--data.init_args.way=5", "--data.init_args.shot=10"]
-    skps10 = [r for r in runs if r.row.model == "skps_net" and r.row.setting == "5w10s" and r.dataset == "hmdb51"][0]
-    assert skps10.config == CONFIGS_DIR / "skps_net" / "hmdb51_5w10s.yaml" and skps10.overrides == []
+    for model in ("trx", "skps_net"):
+        ten = {r.dataset: r for r in runs if r.row.model == model and r.row.setting == "5w10s"}
+        assert set(ten) == {"hmdb51", "kinetics100"}
+        for ds, r in ten.items():
+            assert r.config == CONFIGS_DIR / model / f"{ds}_5w10s.yaml" and r.overrides == []
+    # the fallback itself, on a folder of sibling configs
+    (tmp_path / "m").mkdir()
+    for k in (1, 5, 10):
+        (tmp_path / "m" / f"d_5w{k}s.yaml").write_text("{}")
+    template = str(tmp_path / "{model}" / "{dataset}_{shots}.yaml")
+    assert _shot_fallback(template, "m", "d", "5w4s", None) == tmp_path / "m" / "d_5w5s.yaml"
+    assert _shot_fallback(template, "m", "d", "5w9s", None) == tmp_path / "m" / "d_5w10s.yaml"
+    assert _shot_fallback(template, "m", "d", "5w2s", None) == tmp_path / "m" / "d_5w1s.yaml"
 
 
 def test_sta_mil_c3d_row_is_not_planned_on_synthetic_data(capsys):
