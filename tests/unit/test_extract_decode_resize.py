@@ -25,21 +25,10 @@ REAL_CLIP = REAL / "open-mmlab_mmaction2" / "demo" / "demo.mp4"
 
 
 def write_clip(path: Path, frames: int = 20, size=(60, 90), seed: int = 0) -> Path:
-    """An MPEG-4 clip of moving noise (its frames are YUV 4:2:0, as real videos)."""
-    import av
+    """An MPEG-4 clip of moving noise (its frames are YUV 4:2:0, as real videos): the bench's generator."""
+    from vadbench.benchmarks.extract import generated_clip
 
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 255, (size[0], size[1] * 2, 3), dtype=np.uint8)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=25)
-        stream.height, stream.width = size
-        stream.pix_fmt = "yuv420p"
-        for i in range(frames):
-            img = np.ascontiguousarray(base[:, 3 * i: 3 * i + size[1]])
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    generated_clip(path, frames=frames, size=size, seed=seed)
     return path
 
 
