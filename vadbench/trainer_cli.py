@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import os
 import argparse
 import warnings
@@ -61,12 +63,31 @@ class VadbenchCLI(LightningCLI):
         add_links(parser, (*MIL_LINKS, *FEWSHOT_LINKS))
 
     # -------------------------------------------------------------- run folder, checks
+    # model options that only change how a trained model is evaluated, not its weights: with --ckpt_path
+    # the user's value is kept (Lightning would silently replace it with the checkpoint's hyper-parameter)
+    TEST_TIME_OPTIONS = ("test_segments", "test_scoring", "cache_eval_embeddings", "embed_chunk")
+
     def _parse_ckpt_path(self):
-        """Lightning reads the checkpoint's hyper-parameters here, first: check the file before."""
+        """Lightning reads the checkpoint's hyper-parameters here and lets them replace the model config:
+        check the file first; keep the evaluation-only options the user gave (TEST_TIME_OPTIONS); say
+        which other model values the checkpoint replaced (never silently)."""
         verb = self.config.get("subcommand")
-        if verb and self.config[verb].get("ckpt_path"):
-            check_checkpoint(self.config[verb].ckpt_path)
-        return super()._parse_ckpt_path()
+        if not (verb and self.config[verb].get("ckpt_path")):
+            return super()._parse_ckpt_path()
+        check_checkpoint(self.config[verb].ckpt_path)
+        model = self.config[verb].get("model")
+        before = dict(model.items()) if hasattr(model, "items") else {}
+        super()._parse_ckpt_path()
+        model = self.config[verb].get("model")
+        after = dict(model.items()) if hasattr(model, "items") else {}
+        for key, mine in before.items():
+            if key not in after or after[key] == mine:
+                continue
+            if key.split(".")[-1] in self.TEST_TIME_OPTIONS and key.count(".") == 1:   # init_args.<option>
+                model[key] = mine
+            else:
+                print(f"vadbench: --ckpt_path {self.config[verb].ckpt_path}: model.{key} = {after[key]!r} from the "
+                      f"checkpoint replaces {mine!r} (the weights were trained with it)", file=sys.stderr)
 
     def before_instantiate_classes(self) -> None:
         sub = self._sub_config()

@@ -104,3 +104,26 @@ def test_rtfm_synthetic_default_reaches_the_official_switch_auc(tmp_path):
     (rec,) = load_records([results])
     assert rec["config"]["data"]["init_args"]["batch_size"] == 32
     assert rec["metrics"]["frame_auc_micro"] >= 0.832, rec["metrics"]
+
+
+def test_ckpt_path_keeps_the_users_evaluation_options_and_names_replaced_values(tiny_synthetic_mil, tmp_path, capsys):
+    """Lightning lets a checkpoint's hyper-parameters replace the model config on `test --ckpt_path`: an
+    evaluation-only option the user gives (Sultani `test_scoring`) must stay the user's, and any other
+    replaced value is named on stderr, never silently."""
+    common = _common(tiny_synthetic_mil, tmp_path)
+    assert main(["fit", "--config", "sultani/synthetic.yaml", *common, "--trainer.max_steps=3", "--run_test=false"]) == 0
+    (ckpt,) = (tmp_path / "runs").rglob("last.ckpt")
+    capsys.readouterr()
+    for scoring in ("per_snippet", "official_segments"):
+        assert main(["test", "--config", "sultani/synthetic.yaml", *common, f"--ckpt_path={ckpt}",
+                     f"--model.init_args.test_scoring={scoring}", f"--setting=scoring_{scoring}",
+                     "--model.init_args.optimizer.init_args.lr=0.5"]) == 0
+        err = capsys.readouterr().err
+        assert "model.init_args.optimizer.init_args.lr = 0.01 from the checkpoint replaces 0.5" in err, err
+        assert "test_scoring" not in err
+    records = {r["setting"]: r for r in load_records([tmp_path / "results"])}
+    for scoring in ("per_snippet", "official_segments"):
+        assert records[f"scoring_{scoring}"]["config"]["model"]["init_args"]["test_scoring"] == scoring
+    # the two scorings really ran (different frame scores give different AUCs on this set)
+    assert records["scoring_per_snippet"]["metrics"]["frame_auc_micro"] != \
+        records["scoring_official_segments"]["metrics"]["frame_auc_micro"]
