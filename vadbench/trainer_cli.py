@@ -63,27 +63,24 @@ class VadbenchCLI(LightningCLI):
         add_links(parser, (*MIL_LINKS, *FEWSHOT_LINKS))
 
     # -------------------------------------------------------------- run folder, checks
-    # model options that only change how a trained model is evaluated, not its weights: with --ckpt_path
-    # the user's value is kept (Lightning would silently replace it with the checkpoint's hyper-parameter)
-    TEST_TIME_OPTIONS = ("test_segments", "test_scoring", "cache_eval_embeddings", "embed_chunk")
-
     def _parse_ckpt_path(self):
         """Lightning reads the checkpoint's hyper-parameters here and lets them replace the model config:
-        check the file first; keep the evaluation-only options the user gave (TEST_TIME_OPTIONS); say
-        which other model values the checkpoint replaced (never silently)."""
+        check the file first; keep the evaluation-only options the user gave (the model class's
+        `evaluation_options`); say which other model values the checkpoint replaced (never silently)."""
         verb = self.config.get("subcommand")
         if not (verb and self.config[verb].get("ckpt_path")):
             return super()._parse_ckpt_path()
         check_checkpoint(self.config[verb].ckpt_path)
         model = self.config[verb].get("model")
         before = dict(model.items()) if hasattr(model, "items") else {}
+        keep = _evaluation_options(before.get("class_path"))
         super()._parse_ckpt_path()
         model = self.config[verb].get("model")
         after = dict(model.items()) if hasattr(model, "items") else {}
         for key, mine in before.items():
             if key not in after or after[key] == mine:
                 continue
-            if key.split(".")[-1] in self.TEST_TIME_OPTIONS and key.count(".") == 1:   # init_args.<option>
+            if key.split(".")[-1] in keep and key.count(".") == 1:   # init_args.<option>
                 model[key] = mine
             else:
                 print(f"vadbench: --ckpt_path {self.config[verb].ckpt_path}: model.{key} = {after[key]!r} from the "
@@ -195,6 +192,19 @@ class VadbenchCLI(LightningCLI):
             ckpt = cb.last_model_path
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
         self._write_result(ckpt)
+
+
+def _evaluation_options(class_path: str | None) -> tuple[str, ...]:
+    """The `evaluation_options` the LightningModule class at `class_path` declares (none if unknown)."""
+    if not class_path:
+        return ()
+    import importlib
+
+    module, _, name = str(class_path).rpartition(".")
+    try:
+        return tuple(getattr(getattr(importlib.import_module(module), name), "evaluation_options", ()))
+    except (ImportError, AttributeError, ValueError):
+        return ()
 
 
 def _vadbench_cause(err: BaseException) -> BaseException | None:

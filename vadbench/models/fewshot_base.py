@@ -93,6 +93,7 @@ class FewShotModule(L.LightningModule):
     """
 
     model_id = "fewshot"
+    evaluation_options: tuple[str, ...] = ("cache_eval_embeddings", "embed_chunk")   # see MILAnomalyModule
 
     def __init__(self, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable | None = None,
                  scheduler: LRSchedulerCallable | None = None, train_backbone: bool = True,

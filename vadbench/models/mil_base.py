@@ -48,6 +48,9 @@ class MILAnomalyModule(L.LightningModule):
     """
 
     model_id = "mil"
+    # options that change only how a trained model is evaluated (kept over a checkpoint's hyper-parameters
+    # by `vadbench test --ckpt_path`, see VadbenchCLI._parse_ckpt_path)
+    evaluation_options: tuple[str, ...] = ()
 
     def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
                  scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16):

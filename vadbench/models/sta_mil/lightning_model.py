@@ -26,6 +26,7 @@ class STAMIL(MILAnomalyModule):
     """
 
     model_id = "sta_mil"
+    evaluation_options = ("test_segments",)
 
     def __init__(self, *, test_segments: int | None = 32, **kwargs):
         super().__init__(**kwargs)
