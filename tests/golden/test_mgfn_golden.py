@@ -1,0 +1,181 @@
+"""MGFN in the official recipe against the official code (tests/golden/data, section "MGFN" of its README).
+
+The formula weights (seed `golden-mgfn-v1`) go through the same key map `vadbench test --ckpt_path`
+uses for the authors' checkpoints (`vadbench/models/mgfn/official_checkpoint.py`). Our `MGFNModel`
+(exclusion off, as the fixture's dropout p = 0) and `MGFNLoss` (official switches) in float64 must
+reproduce the official eval scores, magnitudes, top-k, test path, every loss term, the gradients of
+one training step and the BatchNorm statistics after it, to 1e-9 relative; each loss term of the
+official code before its merged pull request a6588e1 is reproduced by its switches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.golden.official import feature_file, load, official_state, rel_err
+from vadbench.models.mgfn import MGFN, MGFNLoss, MGFNModel
+from vadbench.models.mgfn.official_checkpoint import official_key
+from vadbench.models.rtfm.torch_model import gather_snippets
+
+TOL = 1e-9
+SEED = "golden-mgfn-v1"
+BEFORE_PR = dict(sparsity_videos="anomalous", smoothness_videos="anomalous", smooth_across_videos=True)
+
+
+@pytest.fixture(scope="module")
+def golden():
+    fwd, meta = load("mgfn_official_forward")
+    step, step_meta = load("mgfn_official_train_step")
+    keys = meta["normal_video_keys"] + meta["abnormal_video_keys"]
+    batch = torch.from_numpy(np.stack([feature_file(k, 32, 10) for k in keys])).double()   # (2B, T, C, D)
+    test = torch.from_numpy(feature_file(meta["test_video_key"], meta["test_T"], 10))[None].double()
+    return {"fwd": fwd, "step": step, "meta": step_meta, "batch": batch, "test": test,
+            "state": official_state("mgfn_official", seed=SEED)}
+
+
+def build(golden, **kwargs) -> MGFNModel:
+    model = MGFNModel(**{"exclusion_rate": 0.0, **kwargs}).double()
+    model.load_state_dict(MGFN.convert_official_state_dict(golden["state"]), strict=True)
+    return model
+
+
+def test_every_official_key_has_a_counterpart_of_its_size(golden):
+    model = MGFNModel()
+    ours = model.state_dict()
+    mapped = {official_key(k): v for k, v in golden["state"].items()}
+    assert set(mapped) == set(ours)
+    assert all(mapped[k].numel() == ours[k].numel() for k in ours)
+    assert sum(p.numel() for p in model.parameters()) == 28_652_773
+
+
+def test_eval_forward_matches_official(golden):
+    model = build(golden)
+    model.eval()
+    fwd = golden["fwd"]
+    with torch.no_grad():
+        out = model(golden["batch"])
+        idx = model.topk(out)
+        test = model(golden["test"])
+    assert rel_err(out.scores, fwd["eval_scores_f64"]) < TOL
+    assert rel_err(out.magnitudes, fwd["eval_magnitudes_f64"]) < TOL
+    np.testing.assert_array_equal(idx[:2].numpy(), fwd["eval_topk_normal_f64"])
+    np.testing.assert_array_equal(idx[2:].numpy(), fwd["eval_topk_abnormal_f64"])
+    top = gather_snippets(out.scores, idx).mean(1)
+    assert rel_err(top[:2], fwd["eval_score_normal_f64"]) < TOL
+    assert rel_err(top[2:], fwd["eval_score_abnormal_f64"]) < TOL
+    l1 = gather_snippets(out.features, idx).norm(p=1, dim=-1)                 # (2B, C, k): inside the MC loss
+    assert rel_err(l1[:2], fwd["eval_topk_l1_normal_f64"]) < TOL
+    assert rel_err(l1[2:], fwd["eval_topk_l1_abnormal_f64"]) < TOL
+    assert rel_err(test.scores[0], fwd["test_scores_f64"]) < TOL
+    assert rel_err(test.magnitudes[0], fwd["test_magnitudes_f64"]) < TOL
+
+
+def train_step(model, batch, loss_fn):
+    model.train()
+    model.zero_grad()
+    out = model(batch)
+    idx = model.topk(out)
+    labels = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=batch.dtype)
+    terms = loss_fn(gather_snippets(out.features, idx), gather_snippets(out.scores, idx), out.scores, labels)
+    terms["loss"].backward()
+    return out, idx, terms
+
+
+@pytest.fixture(scope="module")
+def official_step(golden):
+    model = build(golden)
+    out, idx, terms = train_step(model, golden["batch"], MGFNLoss())
+    return model, out, idx, terms
+
+
+def expected_terms(step, suffix="f64"):
+    """The official values of our terms (the MC terms weighted as mgfn_loss weights them)."""
+    return {"classification": step[f"loss_cls_{suffix}"],
+            "mc_separation": 1e-3 * 1e-3 * step[f"loss_con_{suffix}"],
+            "mc_normal": 1e-3 * step[f"loss_con_n_{suffix}"],
+            "mc_anomalous": 1e-3 * step[f"loss_con_a_{suffix}"],
+            "sparsity": step[f"loss_sparse_{suffix}"], "smoothness": step[f"loss_smooth_{suffix}"],
+            "loss": step[f"loss_total_{suffix}"]}
+
+
+def check_terms(terms, step, suffix="f64"):
+    for name, value in expected_terms(step, suffix).items():
+        assert rel_err(terms[name], value) < TOL, name
+
+
+def test_train_step_loss_terms_and_gradients_match_official(golden, official_step):
+    model, out, idx, terms = official_step
+    step, meta = golden["step"], golden["meta"]
+    assert rel_err(out.scores, step["train_scores_f64"]) < TOL
+    assert rel_err(out.magnitudes, step["train_magnitudes_f64"]) < TOL
+    np.testing.assert_array_equal(idx[:2].numpy(), step["train_topk_normal_f64"])
+    np.testing.assert_array_equal(idx[2:].numpy(), step["train_topk_abnormal_f64"])
+    check_terms(terms, step)
+    assert rel_err(terms["mc_separation"] + terms["mc_normal"] + terms["mc_anomalous"] + terms["classification"],
+                   step["loss_mgfn_f64"]) < TOL
+    params = dict(model.named_parameters())
+    assert len(meta["param_names"]) == len(params)
+    for i, name in enumerate(meta["param_names"]):
+        assert rel_err(params[official_key(name)].grad.norm(), step["grad_norms_f64"][i]) < TOL, name
+    for name in meta["grad_full"]:
+        grad = params[official_key(name)].grad
+        assert rel_err(grad, step["grad_" + name.replace(".", "_") + "_f64"].reshape(grad.shape)) < TOL, name
+    buffers = dict(model.named_buffers())
+    for name in meta["running_after_step"]:
+        assert rel_err(buffers[official_key(name)], step["after_" + name.replace(".", "_") + "_f64"]) < TOL, name
+
+
+def test_the_loss_before_the_merged_pull_request(golden, official_step):
+    """Sparsity on the anomalous scores and RTFM's flattened smoothness: the authors' train.py before
+    a6588e1 (April 2023, after publication), one switch per term."""
+    _, out, idx, _ = official_step
+    with torch.no_grad():
+        terms = MGFNLoss(**BEFORE_PR)(gather_snippets(out.features, idx), gather_snippets(out.scores, idx),
+                                      out.scores, torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=out.scores.dtype))
+    check_terms(terms, golden["step"], "f64_before_a6588e1")
+
+
+SWITCHES = [
+    ({"same_class_pairs": "videos"}, "mc_normal"),
+    ({"same_class_pairs": "videos"}, "mc_anomalous"),
+    ({"magnitude_norm": 2.0}, "mc_separation"),
+    ({"margin": 100.0}, "mc_separation"),
+    ({"separation_weight": 1.0}, "mc_separation"),
+    ({"sparsity_videos": "anomalous"}, "sparsity"),
+    ({"smoothness_videos": "anomalous"}, "smoothness"),
+    ({"smooth_across_videos": True}, "smoothness"),
+    ({"lambda_mc": 2e-3}, "mc_normal"),
+]
+
+
+@pytest.mark.parametrize("switch, term", SWITCHES)
+def test_each_non_official_switch_changes_its_term(golden, official_step, switch, term):
+    _, out, idx, _ = official_step
+    with torch.no_grad():
+        terms = MGFNLoss(**switch)(gather_snippets(out.features, idx), gather_snippets(out.scores, idx), out.scores,
+                                   torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=out.scores.dtype))
+    assert rel_err(terms[term], expected_terms(golden["step"])[term]) > 1e-4
+
+
+@pytest.mark.parametrize("term", ["classification", "mc_separation", "mc_normal", "mc_anomalous", "sparsity",
+                                  "smoothness"])
+def test_the_golden_check_fails_on_an_injected_change_of_each_term(golden, official_step, term):
+    """A relative change of 1e-6 in any one term makes `check_terms` (the comparison above) fail."""
+    _, _, _, terms = official_step
+    changed = {k: v.detach().clone() for k, v in terms.items()}
+    changed[term] = changed[term] * (1 + 1e-6)
+    changed["loss"] = sum(v for k, v in changed.items() if k != "loss")
+    with pytest.raises(AssertionError):
+        check_terms(changed, golden["step"])
+
+
+def test_float32_forward_matches_the_official_float32_run(golden):
+    model = build(golden).float()
+    model.eval()
+    fwd = golden["fwd"]
+    with torch.no_grad():
+        out = model(golden["batch"].float())
+    np.testing.assert_allclose(out.scores.numpy(), fwd["eval_scores_f32"], rtol=0, atol=2e-6)
+    np.testing.assert_allclose(out.magnitudes.numpy(), fwd["eval_magnitudes_f32"], rtol=0, atol=5e-5)
