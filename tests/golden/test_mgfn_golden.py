@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.golden.official import feature_file, load, official_state, rel_err
+from tests.golden.official import check_topk_forward, feature_file, load, official_state, rel_err
 from vadbench.models.mgfn import MGFN, MGFNLoss, MGFNModel
 from vadbench.models.mgfn.official_checkpoint import official_key
 from vadbench.models.rtfm.torch_model import gather_snippets
@@ -58,10 +58,7 @@ def test_eval_forward_matches_official(golden):
         out = model(golden["batch"])
         idx = model.topk(out)
         test = model(golden["test"])
-    assert rel_err(out.scores, fwd["eval_scores_f64"]) < TOL
-    assert rel_err(out.magnitudes, fwd["eval_magnitudes_f64"]) < TOL
-    np.testing.assert_array_equal(idx[:2].numpy(), fwd["eval_topk_normal_f64"])
-    np.testing.assert_array_equal(idx[2:].numpy(), fwd["eval_topk_abnormal_f64"])
+    check_topk_forward(out, idx, fwd, "eval", TOL)
     top = gather_snippets(out.scores, idx).mean(1)
     assert rel_err(top[:2], fwd["eval_score_normal_f64"]) < TOL
     assert rel_err(top[2:], fwd["eval_score_abnormal_f64"]) < TOL
@@ -108,10 +105,7 @@ def check_terms(terms, step, suffix="f64"):
 def test_train_step_loss_terms_and_gradients_match_official(golden, official_step):
     model, out, idx, terms = official_step
     step, meta = golden["step"], golden["meta"]
-    assert rel_err(out.scores, step["train_scores_f64"]) < TOL
-    assert rel_err(out.magnitudes, step["train_magnitudes_f64"]) < TOL
-    np.testing.assert_array_equal(idx[:2].numpy(), step["train_topk_normal_f64"])
-    np.testing.assert_array_equal(idx[2:].numpy(), step["train_topk_abnormal_f64"])
+    check_topk_forward(out, idx, step, "train", TOL)
     check_terms(terms, step)
     assert rel_err(terms["mc_separation"] + terms["mc_normal"] + terms["mc_anomalous"] + terms["classification"],
                    step["loss_mgfn_f64"]) < TOL

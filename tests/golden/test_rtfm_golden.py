@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.golden.official import feature_file, load, load_official, official_state, rel_err, rtfm_key_map
+from tests.golden.official import (check_topk_forward, feature_file, load, load_official, official_state, rel_err,
+                                   rtfm_key_map)
 from vadbench.models.rtfm.loss import RTFMLoss
 from vadbench.models.rtfm.torch_model import RTFMModel, gather_snippets
 
@@ -57,10 +58,7 @@ def test_eval_forward_matches_official(golden):
         out = model(golden["batch"])
         idx = model.topk(out)
         test = model(golden["test"])
-    assert rel_err(out.scores, fwd["eval_scores_f64"]) < TOL
-    assert rel_err(out.magnitudes, fwd["eval_magnitudes_f64"]) < TOL
-    np.testing.assert_array_equal(idx[:2].numpy(), fwd["eval_topk_normal_f64"])
-    np.testing.assert_array_equal(idx[2:].numpy(), fwd["eval_topk_abnormal_f64"])
+    check_topk_forward(out, idx, fwd, "eval", TOL)
     top_scores = gather_snippets(out.scores, idx).mean(1)
     assert rel_err(top_scores[:2], fwd["eval_score_normal_f64"]) < TOL
     assert rel_err(top_scores[2:], fwd["eval_score_abnormal_f64"]) < TOL
@@ -90,10 +88,7 @@ def official_step(golden):
 def test_train_step_loss_terms_and_gradients_match_official(golden, official_step):
     model, names, out, idx, terms = official_step
     step, meta = golden["step"], golden["meta"]
-    assert rel_err(out.scores, step["train_scores_f64"]) < TOL
-    assert rel_err(out.magnitudes, step["train_magnitudes_f64"]) < TOL
-    np.testing.assert_array_equal(idx[:2].numpy(), step["train_topk_normal_f64"])
-    np.testing.assert_array_equal(idx[2:].numpy(), step["train_topk_abnormal_f64"])
+    check_topk_forward(out, idx, step, "train", TOL)
     for ours, official in TERMS.items():
         assert rel_err(terms[ours], step[f"loss_{official}_f64"]) < TOL, ours
     params = dict(model.named_parameters())

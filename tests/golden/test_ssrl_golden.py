@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.golden.official import SSRL_SCALES, feature_file, load, load_official, official_state, rel_err, ssrl_key_map
+from tests.golden.official import (SSRL_SCALES, check_topk_forward, feature_file, load, load_official, official_state,
+                                   rel_err, ssrl_key_map)
 from vadbench.models.rtfm.loss import RTFMLoss
 from vadbench.models.rtfm.torch_model import gather_snippets
 from vadbench.models.components.staging import frozen_submodules
@@ -53,10 +54,7 @@ def check_eval(model, meta, arrays, prefix, scales):
         out = model(clip, patches=patches)
         idx = model.topk(out)
         test = model(test_clip, patches=test_patches)
-    assert rel_err(out.scores, arrays[f"{prefix}_eval_scores_f64"]) < TOL
-    assert rel_err(out.magnitudes, arrays[f"{prefix}_eval_magnitudes_f64"]) < TOL
-    np.testing.assert_array_equal(idx[:2].numpy(), arrays[f"{prefix}_eval_topk_normal_f64"])
-    np.testing.assert_array_equal(idx[2:].numpy(), arrays[f"{prefix}_eval_topk_abnormal_f64"])
+    check_topk_forward(out, idx, arrays, f"{prefix}_eval", TOL)
     top = gather_snippets(out.scores, idx).mean(1)
     assert rel_err(top[:2], arrays[f"{prefix}_eval_score_normal_f64"]) < TOL
     assert rel_err(top[2:], arrays[f"{prefix}_eval_score_abnormal_f64"]) < TOL
@@ -113,10 +111,7 @@ def test_stage4_train_step_matches_official(stage4):
     terms = RTFMLoss(**OFFICIAL_LOSS)(gather_snippets(out.features, idx), gather_snippets(out.scores, idx),
                                       out.scores, torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=torch.float64))
     terms["loss"].backward()
-    assert rel_err(out.scores, step["train_scores_f64"]) < TOL
-    assert rel_err(out.magnitudes, step["train_magnitudes_f64"]) < TOL
-    np.testing.assert_array_equal(idx[:2].numpy(), step["train_topk_normal_f64"])
-    np.testing.assert_array_equal(idx[2:].numpy(), step["train_topk_abnormal_f64"])
+    check_topk_forward(out, idx, step, "train", TOL)
     for ours, official in {"classification": "bce", "magnitude": "magnitude", "sparsity": "sparsity",
                            "smoothness": "smooth", "loss": "total"}.items():
         assert rel_err(terms[ours], step[f"loss_{official}_f64"]) < TOL, ours

@@ -112,7 +112,8 @@ def test_synthetic_fit_runs_from_any_folder(tmp_path):
         [sys.executable, "-m", "vadbench.cli", "fit", "--config", "mgfn/synthetic.yaml", "--trainer.max_steps=2",
          f"{net}.dims=[8,16,32]", f"{net}.depths=[1,1,1]", f"{net}.dim_head=8",
          "--data.init_args.synthetic={train_normal: 8, train_abnormal: 8, test_normal: 4, test_abnormal: 4}",
-         "--data.init_args.batch_size=4", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"],
+         "--data.init_args.batch_size=4", "--trainer.enable_progress_bar=false",
+         "--trainer.enable_model_summary=false"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     (result,) = (tmp_path / "results").glob("mgfn__synthetic__default__seed0__*.json")

@@ -61,7 +61,8 @@ def sparsity_term(scores: torch.Tensor, mask: torch.Tensor | None = None) -> tor
     return s.reshape(-1).pow(2).sum().sqrt()
 
 
-def smoothness_term(scores: torch.Tensor, mask: torch.Tensor | None = None, across_videos: bool = False) -> torch.Tensor:
+def smoothness_term(scores: torch.Tensor, mask: torch.Tensor | None = None,
+                    across_videos: bool = False) -> torch.Tensor:
     """scores (N, T) -> sum of squared consecutive differences: within each video, summed over videos
     (official HEAD); `across_videos` = one flattened sequence, the last score compared with itself."""
     if across_videos:
