@@ -90,12 +90,20 @@ def test_the_authors_checkpoint_format_tests_through_the_cli_to_the_official_sco
 
 
 def test_a_checkpoint_that_does_not_fit_is_refused_naming_the_file():
-    """One tensor of another shape, or a key MGFN does not have: a WeightsError naming the file."""
+    """An official-format state (the official key names, a small network of the official depths), then
+    one tensor of another shape, or a key MGFN does not have: a WeightsError naming the file."""
     from vadbench.models.components.official_checkpoints import OFFICIAL_KEY
     from vadbench.models.mgfn import MGFN, MGFNLoss, MGFNModel
+    from vadbench.models.mgfn.official_checkpoint import official_key
 
-    module = MGFN(net=MGFNModel(), loss=MGFNLoss(), optimizer=torch.optim.Adam)
-    state = official_state("mgfn_official", seed="golden-mgfn-v1")
+    net = MGFNModel(feature_dim=12, dims=[8, 16, 32], dim_head=8)
+    module = MGFN(net=net, loss=MGFNLoss(), optimizer=torch.optim.Adam)
+    ours = net.state_dict()
+    state = {row["key"]: ours[official_key(row["key"])] for row in key_table("mgfn_official")}
+    state = {k: v.reshape(1, -1, 1) if k.endswith((".g", ".b")) else v for k, v in state.items()}   # (1, C, 1)
+    wrapped = {OFFICIAL_KEY: {"file": "/data/mgfn_ucf.pkl", "sha256": "", "state": state}}
+    module.on_load_checkpoint(wrapped)                                   # fits: converted, no error
+    assert set(wrapped["state_dict"]) == set(module.state_dict())
     for change, expected in ((("fc.weight", torch.zeros(1, 512)), "another shape"),
                              (("head.weight", torch.zeros(3)), "no MGFN counterpart")):
         wrapped = {OFFICIAL_KEY: {"file": "/data/mgfn_ucf.pkl", "sha256": "", "state": {**state, change[0]: change[1]}}}
@@ -103,6 +111,7 @@ def test_a_checkpoint_that_does_not_fit_is_refused_naming_the_file():
             module.on_load_checkpoint(wrapped)
 
 
+@pytest.mark.slow
 def test_synthetic_fit_runs_from_any_folder(tmp_path):
     """`vadbench fit --config mgfn/synthetic.yaml` from a folder outside the repository (a small network
     and two steps: test_models.py fits the packaged sizes)."""
