@@ -193,7 +193,7 @@ class MGFNModel(nn.Module):
         depths: blocks per stage (official: 3, 3, 2).
         block_kinds: `glance` or `focus` per stage (official: glance, focus, focus = GB -> FB; the
             paper's structure ablation: e.g. [focus, focus, focus], [glance, glance, glance]).
-        dim_head: channels per attention head (64; heads = width // dim_head: 1, 2, 16).
+        dim_head: channels per attention head (64; heads = width // dim_head, at least one: 1, 2, 16).
         focus_kernel: temporal kernel of the SAC convolution (5).
         ff_mult, ff_dropout: feed-forward expansion (4) and its dropout (official: 0).
         use_amplifier: the Feature Amplification Mechanism (paper ablation "w/o FAM": false).
