@@ -161,6 +161,7 @@ class VadbenchCLI(LightningCLI):
             ckpt_path=_absolute(ckpt_path),
             extras={**data_meta.get("extras", {}), **model_meta,
                     **({"run_dir": str(self.run_dir)} if getattr(self, "run_dir", None) else {})},
+            run_facts=data_meta.get("run_facts"),
         )
         from vadbench.loggers import log_test_result, wandb_run_info
 

@@ -18,14 +18,14 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from vadbench.data.manifest import SplitEntry, manifest_split, video_name_from_list_line
+from vadbench.data.manifest import SplitEntry, check_unique_entries, manifest_split, video_name_from_list_line
 from vadbench.data.mil.annotations import FrameNumbering, GroundTruth, GroundTruthError, read_ground_truth
 from vadbench.data.mil.dataset import (BalancedPairDataset, FullVideoDataset, SegmentDataset, VideoRecord,
                                        collate_pairs, collate_videos)
 from vadbench.data.mil.features import FeatureFileError, read_header, release_free_memory
 from vadbench.data.mil.validation import ExtractionFacts, read_sidecar, scan_finite
 from vadbench.data.samplers import EpochForwardingSampler, ResumableDataLoader, eval_sampler_for
-from vadbench.errors import ConfigError, DataError
+from vadbench.errors import ConfigError, DataError, not_a_file
 from vadbench.paths import default_data_home
 
 GT_FORMATS = {"ucf_crime": "ucf_temporal_txt", "synthetic": "ucf_temporal_txt",
@@ -224,12 +224,15 @@ class MILFeatureDataModule(L.LightningDataModule):
             return manifest_split(self.dataset_id, split)
         path = Path(user_list).expanduser()
         if not path.is_file():
-            raise DataError(f"{split} list {path} not found (`data.init_args.{split}_list`)")
+            raise DataError(f"{split} list {path} {not_a_file(path)} (`data.init_args.{split}_list`)")
         lines = [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
         if lines and all(len(l.split()) == 2 and l.split()[1] in {"0", "1"} for l in lines):
-            return [SplitEntry(l.split()[0], int(l.split()[1])) for l in lines]
-        names = [video_name_from_list_line(l, self.feature_suffix) for l in lines]
-        return [SplitEntry(n, self._label_of(n, split, path)) for n in names]
+            entries = [SplitEntry(l.split()[0], int(l.split()[1])) for l in lines]
+        else:
+            names = [video_name_from_list_line(l, self.feature_suffix) for l in lines]
+            entries = [SplitEntry(n, self._label_of(n, split, path)) for n in names]
+        check_unique_entries((e.name for e in entries), path)   # one name per line: a repeat is an error
+        return entries
 
     def _label_of(self, name: str, split: str, list_path: Path) -> int:
         """Video label from the manifest, or from the dataset's naming rule; never from list position."""
@@ -420,7 +423,24 @@ class MILFeatureDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
 
+    def run_facts(self) -> dict:
+        """What this run's evaluation used (the result JSON's `run_facts`; a fact that is also a config
+        option is written into the recorded config, see `vadbench.results.record_used_values`)."""
+        f = self.frames_per_snippet
+        if self._configured_frames_per_snippet is not None:
+            source = "config (data.init_args.frames_per_snippet)"
+        elif self.facts.frames_per_snippet is not None:
+            source = f"extraction sidecars (snippet stride; {self.facts.source})"
+        else:
+            source = "default (no extraction sidecars)"
+        facts = {"frames_per_snippet": f, "frames_per_snippet_from": source, "feature_dim": self.feature_dim}
+        if GT_FORMATS[self.dataset_id] == "ucf_temporal_txt":   # UCF-Crime-style intervals: how they were read
+            facts["ucf_frame_numbering"] = self.ucf_frame_numbering
+        if self.ground_truth is not None:
+            facts["ground_truth"] = self.ground_truth.source
+        return facts
+
     def result_metadata(self) -> dict:
         extras = {"frames_per_snippet": self.frames_per_snippet, **self.facts.as_metadata()}
         return {"dataset": self.dataset_id, "data_source": self.data_source, "data_fingerprint": self.fingerprint,
-                "model_selection": self.model_selection, "extras": extras}
+                "model_selection": self.model_selection, "extras": extras, "run_facts": self.run_facts()}

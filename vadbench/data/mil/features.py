@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vadbench.errors import VadbenchError
+from vadbench.errors import VadbenchError, not_a_file
 
 
 class FeatureFileError(VadbenchError, ValueError):
@@ -38,8 +38,9 @@ class FeatureHeader:
 def open_features(path: str | Path) -> np.ndarray:
     """Memory-map a feature file (nothing is read until sliced). Raises FeatureFileError naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise FeatureFileError(f"feature file not found: {path}")
+    problem = not_a_file(path)
+    if problem:
+        raise FeatureFileError(f"feature file {path} {problem}" + (" (expected a .npy array)" if path.exists() else ""))
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
