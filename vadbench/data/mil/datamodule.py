@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
 from pathlib import Path
 from typing import Literal
@@ -437,7 +438,7 @@ class MILFeatureDataModule(L.LightningDataModule):
         if GT_FORMATS[self.dataset_id] == "ucf_temporal_txt":   # UCF-Crime-style intervals: how they were read
             facts["ucf_frame_numbering"] = self.ucf_frame_numbering
         if self.ground_truth is not None:
-            facts["ground_truth"] = self.ground_truth.source
+            facts["ground_truth"] = os.path.abspath(self.ground_truth.source)
         return facts
 
     def result_metadata(self) -> dict:
