@@ -28,7 +28,7 @@ class SultaniMIL(MILAnomalyModule):
     """
 
     model_id = "sultani"
-    evaluation_options = ("test_scoring",)
+    evaluation_options = MILAnomalyModule.evaluation_options + ("test_scoring",)
 
     def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
                  scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16,
