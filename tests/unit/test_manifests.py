@@ -7,7 +7,7 @@ RTFM_LIST = REFERENCE / "tianyu0207_RTFM" / "list"
 SSRL_LIST = REFERENCE / "nutuniv_SSRL" / "list"
 
 
-@pytest.mark.parametrize("dataset", ["ucf_crime", "shanghaitech", "ucsd_ped2"])
+@pytest.mark.parametrize("dataset", ["ucf_crime", "shanghaitech", "ucsd_ped2", "xd_violence"])
 def test_manifest_counts_match_split_files(dataset):
     m = load_manifest(dataset)
     for split in ("train", "test"):
@@ -59,3 +59,17 @@ def test_read_split_rejects_bad_lines(tmp_path):
     p.write_text("a 1\nb two\n")
     with pytest.raises(ValueError, match=r"s\.txt:2: expected"):
         read_split(p)
+
+
+def test_xd_violence_manifest_labels_are_the_label_a_rule_and_its_checksums_are_the_official_files():
+    from vadbench.data.manifest import sha256_file
+
+    m = load_manifest("xd_violence")
+    for split in ("train", "test"):
+        assert all(e.label == int("_label_A" not in e.name) for e in manifest_split("xd_violence", split))
+    wu = REFERENCE / "henrryzh1_UR-DMU" / "list"
+    for key, digest in m["checksums"].items():
+        assert sha256_file(require(wu / key.split(" ")[0])) == digest
+    for key, digest in load_manifest("ucf_crime")["checksums"].items():
+        if "UR-DMU" in key:
+            assert sha256_file(require(wu / key.split(" ")[0])) == digest
