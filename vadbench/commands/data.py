@@ -25,11 +25,12 @@ from vadbench.data.manifest import load_manifest, manifest_split, sha256_file
 from vadbench.data.mil.annotations import GroundTruthError
 from vadbench.data.mil.datamodule import GT_DEFAULT_NAMES, GT_FORMATS, MILFeatureDataModule
 from vadbench.data.mil.features import FeatureFileError, load_features
-from vadbench.data.mil.layouts import FEATURE_LAYOUTS, read_video_header, resolve_video_files
+from vadbench.data.mil.layouts import FEATURE_LAYOUTS, crop_file_name, read_video_header, resolve_video_files
 
 
-def verify(dataset: str, root: str, annotations: str | None, suffix: str, deep: bool, out=sys.stdout,
+def verify(dataset: str, root: str, annotations: str | None, suffix: str, deep: bool, out=None,
            layout: str | None = None, crops: int | None = None) -> int:
+    out = out or sys.stdout   # looked up per call (a default bound at import would outlive a replaced stdout)
     manifest = load_manifest(dataset)
     layout = layout or (manifest.get("features") or {}).get("layout", "stacked")
     if crops is None and layout == "per_crop":
@@ -50,6 +51,8 @@ def verify(dataset: str, root: str, annotations: str | None, suffix: str, deep: 
             problems.append(f"manifest {split} split has {len(entries)} videos, counts say {counts[split]}")
         missing = 0
         for e in entries:
+            if layout == "per_crop" and crops:   # a video's crop files are listed even when one is missing
+                listed.update(crop_file_name(e.name, c) for c in range(crops))
             try:
                 files = resolve_video_files(index, root_dir, e.name, layout, suffix, crops)
             except FeatureFileError as err:
@@ -89,10 +92,12 @@ def verify(dataset: str, root: str, annotations: str | None, suffix: str, deep: 
             problems.append(f"ground truth: {err}")
     if problems:
         print(f"\n{len(problems)} problem(s):", file=out)
-        for p in problems[:200]:
-            print(f"  - {p}", file=out)
-        if len(problems) > 200:
-            print(f"  ... and {len(problems) - 200} more", file=out)
+        for kind in ("test", "train", None):   # up to 100 of each split's, test first, then the rest
+            mine = [p for p in problems if (p.split(":", 1)[0] if p.split(":", 1)[0] in ("train", "test") else None) == kind]
+            for p in mine[:100]:
+                print(f"  - {p}", file=out)
+            if len(mine) > 100:
+                print(f"  ... and {len(mine) - 100} more{f' in {kind}' if kind else ''}", file=out)
         return 1
     print(f"{dataset}: OK ({root_dir})", file=out)
     return 0
