@@ -124,3 +124,21 @@ def test_data_info_and_verify_xd_violence(tmp_path, capsys):
     assert "test: 799/800 listed feature files present" in out and "train: 0/3954" in out
     assert f"missing crop file {victim.name} not found" in out
     assert "checksum XD_Annotation.txt: ok" in out
+
+
+def test_synthetic_xd_data_part_generates_the_per_crop_set_on_first_use(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    synthetic = ("{layout: xd_violence, train_normal: 4, train_abnormal: 4, test_normal: 3, test_abnormal: 3, "
+                 "min_snippets: 20, max_snippets: 40}")
+    assert main(["fit", "--config", "model/rtfm.yaml", "--config", "recipe/rtfm_official.yaml", "--config",
+                 "data/synthetic_xd.yaml", f"--data.init_args.synthetic={synthetic}", "--seed_everything=0",
+                 *_fit_args(tmp_path)]) == 0
+    [result] = (tmp_path / "results").glob("*.json")
+    rec = json.loads(result.read_text())
+    assert rec["dataset"] == "synthetic" and rec["metrics"]["num_videos"] == 6
+    import os
+
+    home = Path(os.environ["VADBENCH_HOME"])   # a per-session temp folder (tests/conftest.py)
+    generated = [d for d in home.glob("synthetic_mil_*")
+                 if json.loads((d / "synthetic.json").read_text()).get("layout") == "xd_violence"]
+    assert generated and all((d / "XD_Annotation.txt").is_file() and list(d.rglob("*__4.npy")) for d in generated)
