@@ -141,4 +141,4 @@ def test_synthetic_xd_data_part_generates_the_per_crop_set_on_first_use(tmp_path
     home = Path(os.environ["VADBENCH_HOME"])   # a per-session temp folder (tests/conftest.py)
     generated = [d for d in home.glob("synthetic_mil_*")
                  if json.loads((d / "synthetic.json").read_text()).get("layout") == "xd_violence"]
-    assert generated and all((d / "XD_Annotation.txt").is_file() and list(d.rglob("*__4.npy")) for d in generated)
+    assert generated and all((d / "XD_Annotation.txt").is_file() and list(d.rglob("*__2.npy")) for d in generated)  # crops=3
