@@ -19,13 +19,7 @@ TINY = ["--backbone", "tiny3d", "--snippet-len", "8", "--resize", "40x48", "--cr
         "--resize-filter", "bilinear", "--batch-size", "16", "--no-progress", "--workers", "0"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

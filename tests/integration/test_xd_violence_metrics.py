@@ -21,6 +21,7 @@ import torch
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
 from tests.conftest import REFERENCE, require
+from tests.helpers.xd_official import official_xd_gt
 from vadbench.data.mil import MILFeatureDataModule
 from vadbench.metrics.frame_level import FrameAnomalyMetrics
 
@@ -67,21 +68,6 @@ def _independent(gts: list[np.ndarray], preds: list[np.ndarray], anomalous: list
             "frame_far_normal": float(np.mean(pred[~a] > 0.5)), "num_frames": len(gt)}
 
 
-def _official_xd_gt(name: str, frames: int, annotation_lines: list[str]) -> np.ndarray:
-    """Wu et al.'s construction of one test video's frame labels (list/make_gt.py), written anew."""
-    gt = np.zeros(frames, dtype=np.float32)
-    if "_label_A" not in name:
-        for line in annotation_lines:
-            if name in line:
-                fields = line.split()
-                for i in range(1, len(fields), 2):
-                    gt[int(fields[i]):int(fields[i + 1])] = 1.0
-                break
-    gt = gt[:-1]
-    mod = (frames - 1) % 16
-    return gt[:-mod] if mod else gt
-
-
 @pytest.mark.slow  # 800 videos x 5 crop files, ~1.6M frames: 10-15 s on a busy 2-core box
 def test_fake_xd_violence_root_gives_the_independent_sklearn_metrics(tmp_path):
     test_list, annotation = require(WU / "XD_Test.list"), require(WU / "XD_Annotation.txt")
@@ -100,7 +86,7 @@ def test_fake_xd_violence_root_gives_the_independent_sklearn_metrics(tmp_path):
         t = (frames[name] - 1) // 16
         _write_crops(root, name, t, 5, rng)
         scores[name] = _scores(rng, t)
-        gts.append(_official_xd_gt(name, frames[name], lines))
+        gts.append(official_xd_gt(name, frames[name], lines))
         preds.append(np.repeat(scores[name], 16))
         assert len(gts[-1]) == 16 * t
     dm = MILFeatureDataModule(dataset="xd_violence", root=str(root), test_list=str(test_list),

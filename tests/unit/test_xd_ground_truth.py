@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REFERENCE, require
+from tests.helpers.xd_official import official_xd_gt
 from vadbench.data.mil.annotations import GroundTruthError, read_ground_truth, read_ucf_mat_dir, read_xd_annotation
 
 WU = REFERENCE / "henrryzh1_UR-DMU" / "list"
@@ -50,22 +51,6 @@ def test_bad_xd_annotation_lines_are_errors_naming_the_line(tmp_path, text, matc
         read_xd_annotation(ann).frame_labels("v_label_B1-0-0", num_snippets=4)
 
 
-def _official_gt(name: str, frames: int, lines: list[str]) -> np.ndarray:
-    """Wu et al.'s rule, re-derived: first line containing the name, gt[s:e] = 1, then drop the last
-    frame and (frames - 1) % 16 more."""
-    gt = np.zeros(frames)
-    if "_label_A" not in name:
-        for line in lines:
-            if name in line:
-                f = line.split()
-                for i in range(1, len(f), 2):
-                    gt[int(f[i]):int(f[i + 1])] = 1
-                break
-    gt = gt[:-1]
-    mod = (frames - 1) % 16
-    return gt[:-mod] if mod else gt
-
-
 def test_every_official_xd_test_video_matches_the_official_construction():
     import re
 
@@ -85,7 +70,7 @@ def test_every_official_xd_test_video_matches_the_official_construction():
         for frames in (max(17, ends.get(name, 17) - 1) + int(rng.integers(0, 300)), max(17, ends.get(name, 17) + 20)):
             t = (frames - 1) // 16
             ours = gt.frame_labels(name, t)
-            official = _official_gt(name, frames, lines)
+            official = official_xd_gt(name, frames, lines)
             assert np.array_equal(ours, official), name
             differing += int(ours.sum() != official.sum())
     assert differing == 0
