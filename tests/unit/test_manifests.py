@@ -7,7 +7,7 @@ RTFM_LIST = REFERENCE / "tianyu0207_RTFM" / "list"
 SSRL_LIST = REFERENCE / "nutuniv_SSRL" / "list"
 
 
-@pytest.mark.parametrize("dataset", ["ucf_crime", "shanghaitech", "ucsd_ped2"])
+@pytest.mark.parametrize("dataset", ["ucf_crime", "shanghaitech", "ucsd_ped2", "xd_violence"])
 def test_manifest_counts_match_split_files(dataset):
     m = load_manifest(dataset)
     for split in ("train", "test"):
@@ -93,3 +93,17 @@ def test_official_mil_lists_have_no_repeats():
     for path in lists:
         lines = require(path).read_text().splitlines()
         check_unique_entries([video_name_from_list_line(l) for l in lines if l.strip()], path)
+
+
+def test_xd_violence_manifest_labels_are_the_label_a_rule_and_its_checksums_are_the_official_files():
+    from vadbench.data.manifest import sha256_file
+
+    m = load_manifest("xd_violence")
+    for split in ("train", "test"):
+        assert all(e.label == int("_label_A" not in e.name) for e in manifest_split("xd_violence", split))
+    wu = REFERENCE / "henrryzh1_UR-DMU" / "list"
+    for key, digest in m["checksums"].items():
+        assert sha256_file(require(wu / key.split(" ")[0])) == digest
+    for key, digest in load_manifest("ucf_crime")["checksums"].items():
+        if "UR-DMU" in key:
+            assert sha256_file(require(wu / key.split(" ")[0])) == digest

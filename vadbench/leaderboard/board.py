@@ -230,10 +230,15 @@ def fmt_diff(value: float | None, group: ResultGroup | None = None, entry: Paper
 
 
 def metrics_for(meta: Metafile, groups: list[ResultGroup]) -> list[str]:
-    """Declared metrics present in the groups, in the metafile's order, then undeclared ones sorted."""
+    """Metrics present in the groups: the dataset's headline metrics first (`dataset_metrics` of
+    tables.yaml: AP first on XD-Violence), then the declared ones in the metafile's order, then
+    undeclared ones sorted."""
     present = {m for g in groups for m in g.metrics}
-    declared = [m for m in meta.metrics if m in present]
-    return declared + sorted(present - set(declared))
+    datasets = {g.dataset for g in groups}
+    first = meta.dataset_metrics.get(next(iter(datasets)), []) if len(datasets) == 1 else []
+    ordered = [m for m in first if m in present]
+    ordered += [m for m in meta.metrics if m in present and m not in ordered]
+    return ordered + sorted(present - set(ordered))
 
 
 def split_shots(setting: str) -> tuple[str | None, str]:

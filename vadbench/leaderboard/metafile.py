@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import yaml
 
 SHARED_FILE = Path(__file__).with_name("tables.yaml")  # metric declarations and few-shot shot overrides
-DATASETS = ("ucf_crime", "shanghaitech", "ucsd_ped2", "hmdb51", "kinetics100", "ucf_crime_v2", "any")
+DATASETS = ("ucf_crime", "shanghaitech", "ucsd_ped2", "xd_violence", "hmdb51", "kinetics100", "ucf_crime_v2", "any")
 REQUIRED = ("paper", "table", "model", "label", "dataset", "setting", "metric", "value")
 SOURCE_PRIORITY = {"this_paper": 0, "reimplemented": 1, "original_paper": 2}
 TOP_LEVEL_KEYS = ("model", "paper", "configs", "metrics", "papers", "results", "ablations", "tables")
@@ -75,6 +75,7 @@ class Metafile:
     entries: list[PaperEntry] = field(default_factory=list)
     models: dict[str, ModelMeta] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    dataset_metrics: dict[str, list[str]] = field(default_factory=dict)  # per dataset: metrics shown first
 
     # ------------------------------------------------------------------ look-ups
     def scale(self, metric: str) -> float:
@@ -230,4 +231,10 @@ def load_metafile(path: str | Path | Iterable[str | Path] | None = None) -> Meta
     entries = [PaperEntry(**{**raw, "value": float(raw["value"]), "setting": str(raw["setting"])}, order=i)
                for i, raw in enumerate(checked)]
     where = Path(path) if isinstance(path, (str, Path)) else files[0].parent.parent if files else Path(".")
-    return Metafile(path=where, metrics=metrics, papers=papers, entries=entries, models=models, files=files)
+    dataset_metrics = {str(k): list(v) for k, v in (shared.get("dataset_metrics") or {}).items()}
+    for ds, names in dataset_metrics.items():
+        undeclared = [m for m in names if m not in metrics]
+        if undeclared:
+            raise ValueError(f"{SHARED_FILE}: dataset_metrics.{ds} names undeclared metric(s) {undeclared}")
+    return Metafile(path=where, metrics=metrics, papers=papers, entries=entries, models=models, files=files,
+                    dataset_metrics=dataset_metrics)
