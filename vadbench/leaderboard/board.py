@@ -241,6 +241,13 @@ def metrics_for(meta: Metafile, groups: list[ResultGroup]) -> list[str]:
     return ordered + sorted(present - set(ordered))
 
 
+def headline_rank(meta: Metafile, dataset: str, metric: str) -> int:
+    """The metric's place among the dataset's headline metrics (`dataset_metrics` of tables.yaml); the
+    others come after them, all equal."""
+    first = meta.dataset_metrics.get(dataset, [])
+    return first.index(metric) if metric in first else len(first)
+
+
 def split_shots(setting: str) -> tuple[str | None, str]:
     """"5w1s,modules=kps" -> ("5w1s", "modules=kps"); "scales=clip" -> (None, "scales=clip")."""
     head, _, rest = setting.partition(",")
@@ -315,7 +322,8 @@ def published_tables(meta: Metafile) -> list[Table]:
                 rows.setdefault(rkey, {})[col] = e
             ds_order = {d: i for i, d in reversed(list(enumerate(c[0] for c in cols)))}
             m_order = {m: i for i, m in reversed(list(enumerate(c[1] for c in cols)))}
-            cols.sort(key=lambda c: (ds_order[c[0]], m_order[c[1]], _shots_k(c[2])))
+            # within a dataset: its headline metrics first (AP on XD-Violence), then as transcribed
+            cols.sort(key=lambda c: (ds_order[c[0]], headline_rank(meta, c[0], c[1]), m_order[c[1]], _shots_k(c[2])))
             header = ["method (as printed)", "model", "setting"] + [
                 f"{d} {s + ' ' if s else ''}{meta.metric_label(m)}" for d, m, s in cols]
             body = [[label, model, setting] + [fmt_paper(meta, cells.get(c)) for c in cols]
