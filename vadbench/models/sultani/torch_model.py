@@ -63,7 +63,7 @@ def official_segment_features(clip_features: torch.Tensor) -> torch.Tensor:
     bounds `official_frame_scores` expands the scores back with. (The l2 normalisation follows in the
     model, `l2_normalize`.)"""
     t = clip_features.shape[0]
-    bounds = torch.floor(torch.linspace(1, t, 33, dtype=torch.float64) + 0.5).long()
+    bounds = torch.floor(torch.linspace(1, t, 33, dtype=torch.float64, device=clip_features.device) + 0.5).long()
     first = bounds[:-1] - 1                                   # 0-based, inclusive
     last = torch.maximum(bounds[1:] - 2, first)               # 0-based, inclusive
     csum = torch.cat([clip_features.new_zeros((1,) + clip_features.shape[1:]), clip_features.cumsum(0)])
