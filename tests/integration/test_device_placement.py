@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from tests.helpers.devices import ElsewhereMode, FixedDeviceError, is_elsewhere
-from vadbench.benchmarks.zoo import build, discovered_models, evaluation_batches, first_train_batch
+from tests.helpers.tiny_models import tiny_model
+from vadbench.benchmarks.zoo import discovered_models
 
 MODELS = sorted(discovered_models())
 
@@ -29,12 +30,9 @@ def _on_device(module, batch):
 
 
 def run_steps_elsewhere(name: str) -> None:
-    """Build model `name` tiny, then its training step, backward and test epoch on the stand-in device."""
-    built = build(name)
-    module, dm = built.module, built.datamodule
-    train = first_train_batch(dm)
-    evaluation = evaluation_batches(dm)
-    ids_only = evaluation_batches(dm, frames=False) if built.kind == "fewshot" else []
+    """Model `name` (tiny): its training step, backward and test epochs on the stand-in device."""
+    tiny = tiny_model(name)
+    module, dm, train, evaluation, ids_only = tiny.module, tiny.datamodule, tiny.train, tiny.evaluation, tiny.ids_only
     with warnings.catch_warnings(), ElsewhereMode():
         warnings.filterwarnings("ignore", message=".*self.log.*")   # no trainer attached: logging is a no-op
         module.to(ElsewhereMode.device)
@@ -49,14 +47,12 @@ def run_steps_elsewhere(name: str) -> None:
         module.eval()
         with torch.no_grad():
             passes = [(evaluation, {})]
-            if built.kind == "fewshot":   # cache filled from frames, from ids only, and no cache at all
+            if tiny.kind == "fewshot":   # cache filled from frames, from ids only, and no cache at all
                 passes += [(ids_only[:1], {"_video_source": dm.test_videos}),
                            (evaluation[:1], {"cache_eval_embeddings": False})]
             for batches, attributes in passes:
-                for key, value in attributes.items():
-                    setattr(module, key, value)
                 module.on_test_epoch_start()
-                for key, value in attributes.items():   # on_test_epoch_start resets the video source
+                for key, value in attributes.items():   # after the epoch start, which resets the video source
                     setattr(module, key, value)
                 for i, batch in enumerate(batches):
                     module.test_step(_on_device(module, batch), i)
