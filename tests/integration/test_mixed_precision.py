@@ -125,3 +125,28 @@ def test_without_the_float32_islands_the_checks_fail():
         assert r["cosine"] < GRAD_COSINE, r
         with pytest.raises(RuntimeError, match="unsafe to autocast"):
             compare_bf16_with_fp32(tiny_model("rtfm").module, tiny_model("rtfm").train)
+
+
+def test_gpu_presets_bf16_and_exact_fp32_run_through_the_cli(tmp_path):
+    """`trainer/gpu.yaml` is bf16-mixed and `trainer/gpu_fp32.yaml` exact fp32 (TF32 off); both run the
+    issue's command with the accelerator switched to the CPU (the rest of each preset as written)."""
+    from vadbench.benchmarks.zoo import tiny_data_overrides
+    from vadbench.callbacks import ExactFloat32
+    from vadbench.cli import run_cli
+    from vadbench.paths import load_config
+
+    assert load_config("trainer/gpu.yaml")["trainer"]["precision"] == "bf16-mixed"
+    assert load_config("trainer/gpu_fp32.yaml")["trainer"]["precision"] == "32-true"
+    for preset, precision in (("trainer/gpu.yaml", "bf16-mixed"), ("trainer/gpu_fp32.yaml", "32-true")):
+        cli = run_cli(["fit", "--config", "rtfm/synthetic.yaml", "--config", preset, "--trainer.accelerator=cpu",
+                       *tiny_data_overrides("rtfm/synthetic.yaml"), "--trainer.max_steps=1",
+                       "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+                       f"--trainer.default_root_dir={tmp_path / 'runs'}", f"--results_dir={tmp_path / preset}"])
+        assert cli.trainer.precision == precision and cli.trainer.global_step == 1
+        assert any(isinstance(c, ExactFloat32) for c in cli.trainer.callbacks) == (precision == "32-true")
+    before = torch.backends.cudnn.allow_tf32
+    callback = ExactFloat32()
+    callback.setup(None, None, "fit")
+    assert not torch.backends.cudnn.allow_tf32 and torch.get_float32_matmul_precision() == "highest"
+    callback.teardown(None, None, "fit")
+    assert torch.backends.cudnn.allow_tf32 == before

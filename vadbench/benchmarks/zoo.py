@@ -34,6 +34,7 @@ class BuiltModel:
     config: Path         # the synthetic experiment
     module: object       # the LightningModule
     datamodule: object
+    trainer: object      # the experiment's Trainer (its accumulation and clipping)
     overrides: list[str]
 
     @property
@@ -68,8 +69,6 @@ def tiny_data_overrides(config: Path | str) -> list[str]:
 
 def build(model: str | ModelFolder, tiny: bool = True, overrides: list[str] | None = None) -> BuiltModel:
     """Model `model` (an id or folder) and its datamodule from its synthetic experiment."""
-    from vadbench.commands.complexity import build_cli
-
     classes = discovered_models()
     name = model if isinstance(model, str) else model.name
     if name not in classes:
@@ -77,10 +76,31 @@ def build(model: str | ModelFolder, tiny: bool = True, overrides: list[str] | No
     cls = classes[name]
     config = synthetic_experiment(model_folder_of(cls))
     extra = (tiny_data_overrides(config) if tiny else []) + list(overrides or [])
-    cli = build_cli([str(config)], extra + ["--trainer.enable_progress_bar=false"])
+    cli = build_experiment(config, extra)
     if not isinstance(cli.model, cls):
         raise TypeError(f"{config} builds {type(cli.model).__name__}, not model {name!r}'s {cls.__name__}")
-    return BuiltModel(name, config, cli.model, cli.datamodule, extra)
+    return BuiltModel(name, config, cli.model, cli.datamodule, cli.trainer, extra)
+
+
+def build_experiment(config: Path | str, overrides: list[str]):
+    """The VadbenchCLI of one experiment config, instantiated, nothing run, nothing read."""
+    from vadbench.commands.complexity import build_cli
+
+    return build_cli([str(config)], list(overrides) + ["--trainer.enable_progress_bar=false"])
+
+
+# the real-data experiment whose batch, shapes and iterations stand for a MIL model's published run
+PUBLISHED_DATASETS = ("ucf_crime", "xd_violence", "shanghaitech", "ucsd_ped2")
+
+
+def published_experiment(name: str) -> Path | None:
+    """`<model>/ucf_crime.yaml` (else XD-Violence, ShanghaiTech, UCSD Ped2) beside the synthetic one, or None."""
+    synthetic = synthetic_experiment(model_folder_of(discovered_models()[name]))
+    for dataset in PUBLISHED_DATASETS:
+        path = synthetic.parent / f"{dataset}.yaml"
+        if path.is_file():
+            return path
+    return None
 
 
 def first_train_batch(datamodule):
