@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 
 from vadbench.cli import main
 
@@ -74,3 +75,15 @@ def test_bench_rtfm_compile_prints_compiled_and_eager_steps(capsys):
     m = re.search(r"batch 2\+2 Lightning, compiled ([\d.]+) s/step", words)
     assert m and float(m.group(1)) > 0, words
     assert re.search(r"batch 2\+2 compiled / eager ([\d.]+)x", words), words
+
+
+def test_bench_gpu_reports_a_run_out_of_memory_and_goes_on():
+    from vadbench.benchmarks.gpu import _cells, guarded
+
+    def out_of_memory():
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    failed = guarded(out_of_memory)
+    assert failed == {"error": "out of memory (OutOfMemoryError)"}
+    assert _cells(failed, {"step": 0.5}, "step", ".4f") == ["out of memory (OutOfMemoryError)", "", ""]
+    assert _cells({"step": 1.0}, {"step": 0.5}, "step", ".4f") == ["1.0000", "0.5000", "0.50x"]

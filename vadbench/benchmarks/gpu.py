@@ -194,6 +194,29 @@ def input_pipeline(args, device: torch.device) -> dict:
             "demand": {p: d * frames_per_task for p, d in demand.items()}}
 
 
+def guarded(fn, *args) -> dict | None:
+    """`fn(*args)`, or {"error": ...} when the device runs out of memory (the other models still run)."""
+    import gc
+
+    try:
+        return fn(*args)
+    except (torch.OutOfMemoryError, MemoryError) as err:
+        return {"error": f"out of memory ({type(err).__name__})"}
+    finally:
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _cells(a: dict, b: dict, key: str, spec: str, ratio: bool = True) -> list[str]:
+    """fp32 and bf16 cells of `key` (and their ratio), or the error of a run that failed."""
+    if "error" in a or "error" in b:
+        return [a.get("error", ""), b.get("error", ""), ""]
+    x, y = a[key], b[key]
+    both = x is not None and y is not None and not math.isnan(x) and not math.isnan(y) and x
+    return [_fmt(x, spec), _fmt(y, spec), _fmt(y / x, ".2f", "x") if ratio and both else ""]
+
+
 def _fmt(value, spec: str, unit: str = "") -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:{spec}}{unit}"
 
@@ -205,8 +228,9 @@ def main(args) -> int:
     names = sorted(discovered_models()) if not args.models else [m.strip() for m in args.models.split(",") if m.strip()]
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
+    data = "tiny" if args.tiny else "each experiment's"
     print(f"vadbench bench gpu: device {device_name(device)}, torch {torch.__version__}; {args.steps} training steps "
-          f"per precision ({args.warmup} more untimed), {'tiny' if args.tiny else 'the experiments'} synthetic data")
+          f"per precision ({args.warmup} more untimed), {data} synthetic data")
     rows, ratios = [], []
     for name in names:
         built = build(name, tiny=args.tiny)
@@ -218,29 +242,27 @@ def main(args) -> int:
             module = copy.deepcopy(built.module)
             module.load_state_dict(initial)
             torch.manual_seed(0)
-            result[precision] = run_precision(built, module, precision, args, device)
+            result[precision] = guarded(run_precision, built, module, precision, args, device)
         f32, b16 = result["32-true"], result["bf16-mixed"]
-        ratios.append(b16["step"] / f32["step"])
+        if "error" not in f32 and "error" not in b16:
+            ratios.append(b16["step"] / f32["step"])
         rows += [(f"{name} ({built.config.parent.name}/{built.config.name})", []),
-                 ("  train step, s/batch", [_fmt(f32["step"], ".4f"), _fmt(b16["step"], ".4f"),
-                                            _fmt(b16["step"] / f32["step"], ".2f", "x")]),
-                 ("  peak memory, MB", [_fmt(f32["memory_mb"], ".0f"), _fmt(b16["memory_mb"], ".0f"), ""]),
-                 (f"  test throughput, {unit}", [_fmt(f32["throughput"], ".1f"), _fmt(b16["throughput"], ".1f"),
-                                                 _fmt(b16["throughput"] / f32["throughput"], ".2f", "x")]),
-                 (f"  {metric} after {args.steps + args.warmup} steps", [_fmt(f32["metric"], ".3f"),
-                                                                         _fmt(b16["metric"], ".3f"), ""])]
+                 ("  train step, s/batch", _cells(f32, b16, "step", ".4f")),
+                 ("  peak memory, MB", _cells(f32, b16, "memory_mb", ".0f", ratio=False)),
+                 (f"  test throughput, {unit}", _cells(f32, b16, "throughput", ".1f")),
+                 (f"  {metric} after {args.steps + args.warmup} steps", _cells(f32, b16, "metric", ".3f", ratio=False))]
         if built.kind == "mil" and args.published:
-            pub = {p: published_step(name, p, args, device) for p in PRECISIONS}
-            if pub["32-true"] is None:
+            pub = {p: guarded(published_step, name, p, args, device) for p in PRECISIONS}
+            p32, p16 = pub["32-true"], pub["bf16-mixed"]
+            if p32 is None:
                 rows.append(("  published shapes", ["no real-data experiment", "", ""]))
             else:
-                p32, p16 = pub["32-true"], pub["bf16-mixed"]
-                rows += [(f"  published: {p32['config']}, {p32['shape']}", []),
-                         ("    step at published shapes, s", [_fmt(p32["step"], ".4f"), _fmt(p16["step"], ".4f"),
-                                                             _fmt(p16["step"] / p32["step"], ".2f", "x")]),
-                         ("    peak memory, MB", [_fmt(p32["memory_mb"], ".0f"), _fmt(p16["memory_mb"], ".0f"), ""]),
-                         (f"    {p32['steps']} steps (max_steps), extrapolated h",
-                          [_fmt(p32["hours"], ".2f"), _fmt(p16["hours"], ".2f"), ""])]
+                ok = next((p for p in (p32, p16) if "error" not in p), None)
+                rows += [(f"  published: {ok['config']}, {ok['shape']}" if ok else "  published shapes", []),
+                         ("    step at published shapes, s", _cells(p32, p16, "step", ".4f")),
+                         ("    peak memory, MB", _cells(p32, p16, "memory_mb", ".0f", ratio=False)),
+                         (f"    {ok['steps'] if ok else '?'} steps (max_steps), extrapolated h",
+                          _cells(p32, p16, "hours", ".2f", ratio=False))]
     print(table(rows, ["fp32", "bf16-mixed", "bf16 / fp32"], first=58))
     if args.input:
         pipe = input_pipeline(args, device)
@@ -258,5 +280,6 @@ def main(args) -> int:
             print(f"input {label}: supply with {workers} workers / consumption = {pipe['supply'][workers] / d:.2f}x "
                   f"({bound}); ~{math.ceil(d / pipe['per_worker'])} decode workers at "
                   f"{pipe['per_worker']:.0f} frames/s each keep it fed")
-    print(f"bf16-mixed / fp32 train step time, median over {len(ratios)} models: {median(ratios):.2f}x ({device.type})")
+    print(f"bf16-mixed / fp32 train step time, median over {len(ratios)} models: "
+          f"{median(ratios) if ratios else float('nan'):.2f}x ({device.type})")
     return 0
