@@ -206,8 +206,8 @@ class TorchCompile(L.Callback):
 
 
 class ExactFloat32(L.Callback):
-    """True float32 on the GPU (`trainer/gpu_fp32.yaml`): off with TensorFloat-32, which PyTorch uses by
-    default for cuDNN convolutions on Ampere and newer GPUs (10-bit mantissa inputs; RTFM's relation
+    """True float32 on the GPU (`trainer/gpu_fp32.yaml`): TensorFloat-32 switched off. PyTorch otherwise
+    uses it (10-bit mantissa inputs) for cuDNN convolutions on Ampere and newer GPUs (RTFM's relation
     network, the ResNets), and for matrix products where `torch.set_float32_matmul_precision` allows it.
     The previous settings come back when the run ends."""
 

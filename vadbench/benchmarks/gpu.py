@@ -26,6 +26,7 @@ import copy
 import logging
 import math
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -251,6 +252,7 @@ def main(args) -> int:
                  ("  peak memory, MB", _cells(f32, b16, "memory_mb", ".0f", ratio=False)),
                  (f"  test throughput, {unit}", _cells(f32, b16, "throughput", ".1f")),
                  (f"  {metric} after {args.steps + args.warmup} steps", _cells(f32, b16, "metric", ".3f", ratio=False))]
+        print(f"bench gpu: {name} trained and tested in both precisions", file=sys.stderr, flush=True)
         if built.kind == "mil" and args.published:
             pub = {p: guarded(published_step, name, p, args, device) for p in PRECISIONS}
             p32, p16 = pub["32-true"], pub["bf16-mixed"]
