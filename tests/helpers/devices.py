@@ -15,7 +15,8 @@ mode, which applies CUDA's device rules:
 - a factory call (`torch.zeros`, `torch.arange`, `torch.rand`, ...) creates an `Elsewhere` tensor
   only when given `device=<the inputs' device>` (`device=x.device`, or `x.new_zeros`,
   `torch.zeros_like(x)`); without `device=` it creates a host tensor, which fails at its first use
-  beside the model's tensors.
+  beside the model's tensors;
+- a random generator must be on the device of what it draws (`torch.Generator(device=x.device)`).
 
 The `meta` name is only a label the tensors carry (so `x.device`, `module.device` and
 `torch.zeros(n, device=x.device)` round-trip); nothing runs on PyTorch's meta backend.
@@ -72,6 +73,24 @@ class Elsewhere(torch.Tensor):
     @classmethod
     def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
         raise RuntimeError(f"{func} on an Elsewhere tensor outside ElsewhereMode")
+
+
+class ElsewhereGenerator(torch.Generator):
+    """`torch.Generator(device=...)` inside `ElsewhereMode`: a CPU generator; one made for the stand-in
+    device says so (`device`), and ops check that a generator is on the device of what they create."""
+
+    def __new__(cls, device=None):
+        elsewhere = device is not None and torch.device(device).type == ELSEWHERE.type
+        generator = super().__new__(cls, device="cpu" if elsewhere or device is None else device)
+        generator.elsewhere = elsewhere
+        return generator
+
+    def __init__(self, device=None):
+        pass
+
+    @property
+    def device(self) -> torch.device:
+        return ELSEWHERE if self.elsewhere else torch.device("cpu")
 
 
 def _named_arguments(func, args, kwargs) -> list[tuple[str, object]]:
@@ -146,12 +165,22 @@ class _DeviceRules(TorchDispatchMode):
 
 class _Constructors(TorchFunctionMode):
     """`torch.tensor(data, device=...)` and friends build a `meta` tensor without dispatching an op
-    (PyTorch skips the data of meta tensors): built on the CPU here, then moved, so the data survive."""
+    (PyTorch skips the data of meta tensors): built on the CPU here, then moved, so the data survive.
+    Random draws check their generator's device here (the dispatcher passes generators on as new objects)."""
 
     FUNCTIONS = {torch.tensor: 1, torch.as_tensor: 1, torch.asarray: 1, torch.Tensor.new_tensor: 2}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
+        generator = kwargs.get("generator")
+        if isinstance(generator, torch.Generator):   # here still the Python object made in the mode
+            device = kwargs.get("device")
+            on_device = (torch.device(device).type == ELSEWHERE.type if device is not None
+                         else any(isinstance(t, Elsewhere) for t in _tensors(args)))
+            if getattr(generator, "elsewhere", False) != on_device:  # CUDA: "Expected a 'cuda' device type for generator"
+                raise FixedDeviceError(f"{func.__name__}: a random generator on {generator.device.type} draws a tensor "
+                                       f"on {ELSEWHERE.type if on_device else 'cpu'}: create it with "
+                                       f"torch.Generator(device=x.device)")
         if func in self.FUNCTIONS:
             device = kwargs.get("device")
             if device is None and func is torch.Tensor.new_tensor:
@@ -171,6 +200,7 @@ class ElsewhereMode:
     device = ELSEWHERE
 
     def __enter__(self):
+        self._generator, torch.Generator = torch.Generator, ElsewhereGenerator
         self._modes = [_Constructors(), _DeviceRules()]
         for mode in self._modes:
             mode.__enter__()
@@ -179,6 +209,7 @@ class ElsewhereMode:
     def __exit__(self, *exc):
         for mode in reversed(self._modes):
             mode.__exit__(*exc)
+        torch.Generator = self._generator
         return False
 
 

@@ -102,4 +102,10 @@ def test_the_stand_in_device_computes_the_same_numbers():
         got = [p.grad.cpu() for p in net.parameters()]
         assert y.device == ElsewhereMode.device and torch.arange(3, device=y.device).tolist() == [0, 1, 2]
         assert x.new_tensor([1.5]).to(ElsewhereMode.device).item() == 1.5
+        on_device = torch.Generator(device=y.device).manual_seed(0)
+        assert torch.equal(torch.rand(3, device=y.device, generator=on_device).cpu(),
+                           torch.rand(3, generator=torch.Generator().manual_seed(0)))
+        with pytest.raises(FixedDeviceError, match="random generator on cpu"):
+            torch.rand(3, device=y.device, generator=torch.Generator().manual_seed(0))
+    assert torch.Generator is torch._C.Generator
     assert all(torch.equal(a, b) for a, b in zip(expected, got))
