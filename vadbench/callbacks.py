@@ -9,7 +9,8 @@ warning filters (each with its reason).
   video: name, snippets, max and mean score).
 
 Opt-in (not added by the CLI): `TorchCompile` compiles the model's torch core with `torch.compile`
-(`--config trainer/compile.yaml`, or `--trainer.callbacks+=vadbench.callbacks.TorchCompile`).
+(`--config trainer/compile.yaml`, or `--trainer.callbacks+=vadbench.callbacks.TorchCompile`);
+`ExactFloat32` turns TensorFloat-32 off for true float32 on Ampere+ GPUs (`--config trainer/gpu_fp32.yaml`).
 """
 
 from __future__ import annotations
@@ -202,6 +203,26 @@ class TorchCompile(L.Callback):
         if name not in self.compiled:
             core.compile(**self.options)
             self.compiled.append(name)
+
+
+class ExactFloat32(L.Callback):
+    """True float32 on the GPU (`trainer/gpu_fp32.yaml`): TensorFloat-32 switched off. PyTorch otherwise
+    uses it (10-bit mantissa inputs) for cuDNN convolutions on Ampere and newer GPUs (RTFM's relation
+    network, the ResNets), and for matrix products where `torch.set_float32_matmul_precision` allows it.
+    The previous settings come back when the run ends."""
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self._before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+                        torch.get_float32_matmul_precision())
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        before = getattr(self, "_before", None)
+        if before is not None:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before[:2]
+            torch.set_float32_matmul_precision(before[2])
 
 
 def default_callbacks(trainer_config: dict, subcommand: str | None) -> list:
