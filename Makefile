@@ -39,8 +39,8 @@ test-fast: ## run the tests not marked slow (no install step)
 bench: install  ## print throughput/memory ratios of the benchmarks
 	$(PYTHON) -m vadbench.cli bench rtfm
 
-leaderboard:  ## regenerate leaderboards/ from the metafile and leaderboards/results
-	$(PYTHON) -m vadbench.cli leaderboard --results leaderboards/results --out leaderboards
+leaderboard:  ## regenerate the committed board leaderboards/ from the metafiles and leaderboards/results
+	$(PYTHON) -m vadbench.cli leaderboard --committed
 
 clean:  ## remove generated runs, results and caches
 	rm -rf runs results lightning_logs $(DEMO_DIR) .pytest_cache

@@ -178,7 +178,8 @@ def test_anomaly_detection_and_few_shot_never_share_a_table_and_ci_is_in_percent
     assert not any("AUC" in h for h in fs.header)
     assert not any("accuracy" in h for h in tables["synthetic, anomaly detection"].header)
     row = dict(zip(fs.header, fs.rows[0]))
-    assert row["accuracy (%) ours"] == "62.00" and row["accuracy (%) ±95% CI ours"] == "3.10"  # same unit
+    assert row["5w1s accuracy (%) ours"] == "62.00"
+    assert row["5w1s accuracy 95% CI half-width (%) ours"] == "3.10"  # a half-width, in the accuracy's unit
 
 
 def test_html_renders_markdown_and_names_the_results_source(tmp_path, meta):

@@ -67,6 +67,21 @@ class ModelMeta:
         return [self.path.parent / c if c.startswith("./") else CONFIGS_DIR / c for c in self.configs]
 
 
+ACRONYMS = {"auc": "AUC", "ap": "AP", "pr": "PR", "far": "FAR", "roc": "ROC", "pr_auc": "PR-AUC"}
+
+
+def generic_metric(metric: str) -> dict[str, Any]:
+    """The declaration of an undeclared frame-level metric (`frame_<what>[_<subset>]`, e.g. a new metric of
+    the MIL pipeline): a fraction shown in percent like the other frame metrics, labelled from its name
+    (`frame_auc_abnormal` -> "frame AUC abnormal (%)"; `_micro`, the papers' default, is not repeated)."""
+    if not metric.startswith("frame_"):
+        return {}
+    name = metric[len("frame_"):].replace("pr_auc", "pr-auc")
+    words = [ACRONYMS.get(w, w.upper() if w == "pr-auc" else w) for w in name.split("_") if w != "micro"]
+    return {"label": "frame " + " ".join(words) + " (%)", "scale": 100,
+            "higher_is_better": "far" not in name.split("_")}
+
+
 @dataclass
 class Metafile:
     path: Path                          # the folder (or file) the metafiles were read from
@@ -78,10 +93,10 @@ class Metafile:
 
     # ------------------------------------------------------------------ look-ups
     def scale(self, metric: str) -> float:
-        return float(self.metrics.get(metric, {}).get("scale", 1))
+        return float(self.metrics.get(metric, generic_metric(metric)).get("scale", 1))
 
     def metric_label(self, metric: str) -> str:
-        return str(self.metrics.get(metric, {}).get("label", metric))
+        return str(self.metrics.get(metric, generic_metric(metric)).get("label", metric))
 
     def decimals(self, paper: str) -> int:
         return int(self.papers.get(paper, {}).get("decimals", 2))

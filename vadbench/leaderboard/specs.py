@@ -245,6 +245,30 @@ def data_root_overrides(config: Path, roots: dict[str, str]) -> list[str]:
     return out
 
 
+def missing_roots(run: Run) -> list[str]:
+    """The real datasets a planned run reads without a data folder (no `--root DATASET=DIR`, none in its
+    config or overrides), or whose folder does not exist: such a run would fail at once."""
+    from vadbench.paths import load_config
+
+    if run.data_source != "real" or not run.config.is_file():
+        return []
+    init = ((load_config(run.config).get("data") or {}).get("init_args") or {})
+    given = {}
+    for arg in run.overrides:
+        key, eq, value = arg.removeprefix("--").partition("=")
+        if eq and key.startswith("data.init_args."):
+            given[key.removeprefix("data.init_args.")] = value
+    out = []
+    for ds_key, root_key in ROOT_KEYS.items():
+        ds = init.get(ds_key)
+        if ds_key == "test_dataset" and not ds:
+            continue
+        root = given.get(root_key, init.get(root_key))
+        if ds and ds != "synthetic" and (root in (None, "", "null") or not Path(str(root)).expanduser().is_dir()):
+            out.append(ds)
+    return out
+
+
 def parse_roots(values: list[str] | None) -> dict[str, str]:
     """["ucf_crime=/data/ucf", ...] -> {"ucf_crime": "/data/ucf"}; errors name the bad value."""
     from vadbench.leaderboard.metafile import DATASETS
