@@ -195,9 +195,9 @@ def curve_tables(frame_scores, frame_labels) -> dict[str, Any]:
     fpr, tpr = _downsample(fpr, tpr)
     rec, prec = _downsample(rec[::-1], prec[::-1])
     roc = wandb.Table(columns=["class", "fpr", "tpr"],
-                      data=[[f"anomalous (AUC {100 * roc_auc:.2f})", float(x), float(y)] for x, y in zip(fpr, tpr)])
+                      data=[[f"anomalous (AUC {100 * roc_auc:.2f}%)", float(x), float(y)] for x, y in zip(fpr, tpr)])
     pr = wandb.Table(columns=["class", "recall", "precision"],
-                     data=[[f"anomalous (AP {100 * ap:.2f})", float(x), float(y)] for x, y in zip(rec, prec)])
+                     data=[[f"anomalous (AP {100 * ap:.2f}%)", float(x), float(y)] for x, y in zip(rec, prec)])
     return {
         "test/roc_curve": wandb.plot_table("wandb/area-under-curve/v0", roc, {"x": "fpr", "y": "tpr", "class": "class"},
                                            {"title": "ROC (frame level)", "x-axis-title": "false positive rate",
