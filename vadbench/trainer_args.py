@@ -20,6 +20,7 @@ import ast
 import difflib
 import importlib.util
 import re
+import textwrap
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,15 +86,19 @@ def short_help(verb: str) -> str:
              ("--KEY VALUE", "any value of the config, e.g. --model.init_args.optimizer.init_args.lr 1e-4"),
              (FULL_HELP, "Lightning's full help: every trainer, model and data option (slower)")]
     width = max(len(o) for o, _ in opts) + 2
+    wrap = textwrap.TextWrapper(width=max(100, width + 40), initial_indent=" " * (width + 2),
+                                subsequent_indent=" " * (width + 2))
     lines = [f"usage: vadbench {verb} --config NAME|FILE [--config MORE ...] [--KEY VALUE ...]"
              + ("" if verb == "fit" else f"\n       vadbench {verb} --ckpt_path runs/.../checkpoints/last.ckpt [--KEY VALUE ...]"),
-             "", f"{VERB_LINES[verb]}.", "", "options:"]
-    lines += [f"  {o:<{width}}{h}" for o, h in opts]
+             "", f"{VERB_LINES[verb]}. Lightning's full help (every trainer, model and data option): "
+                 f"vadbench {verb} {FULL_HELP}.", "", "options:"]
+    lines += [f"  {o:<{width}}" + wrap.fill(h)[width + 2:] for o, h in opts]
     lines += ["", "examples:"] + [f"  {e}" for e in EXAMPLES[verb]]
     lines += ["", "packaged experiments (--config <model>/<name>.yaml, from any folder; also <model>_<name>.yaml):"]
     configs = _experiment_configs()
     mwidth = max((len(m) for m in configs), default=0) + 2
-    lines += [f"  {m + ':':<{mwidth}}{' '.join(names)}" for m, names in configs.items()]
+    names_wrap = textwrap.TextWrapper(width=100, initial_indent=" " * (mwidth + 2), subsequent_indent=" " * (mwidth + 2))
+    lines += [f"  {m + ':':<{mwidth}}" + names_wrap.fill(" ".join(names))[mwidth + 2:] for m, names in configs.items()]
     lines += ["  parts to compose: model/, data/, recipe/, trainer/, shots/, logger/ (e.g. --config logger/wandb.yaml)"]
     return "\n".join(lines)
 
@@ -140,11 +145,11 @@ def _check_value(option: str, annotation: str, value: str | None) -> None:
     raise ConfigError(f"--{option}: expected an integer, got {value!r}")
 
 
-def _unknown(option: str, known: set[str], prefix: str = "") -> ConfigError:
+def _unknown(verb: str, option: str, known: set[str], prefix: str = "") -> ConfigError:
     close = difflib.get_close_matches(option.split(".")[-1], sorted(known), n=1)
     hint = f" (did you mean --{prefix}{close[0]}?)" if close else ""
-    return ConfigError(f"--{option}: no such option{hint}; `vadbench <verb> --help` lists vadbench's options, "
-                       f"`{FULL_HELP}` every one")
+    return ConfigError(f"--{option}: no such option{hint}; `vadbench {verb} --help` lists vadbench's options, "
+                       f"`vadbench {verb} {FULL_HELP}` every one")
 
 
 def _options(args: list[str]) -> list[tuple[str, str | None]]:
@@ -185,12 +190,12 @@ def check_args(verb: str, args: list[str]) -> None:
     for name, value in options:
         head, _, rest = name.partition(".")
         if head not in allowed:
-            raise _unknown(name, allowed)
+            raise _unknown(verb, name, allowed)
         if rest and not rest.endswith("help"):
             sig = _group_signature(head)
             if sig is not None and "." not in rest:
                 if rest not in sig:
-                    raise _unknown(name, set(sig), prefix=f"{head}.")
+                    raise _unknown(verb, name, set(sig), prefix=f"{head}.")
                 _check_value(name, sig[rest], value)
         elif head == "config" and value is not None:
             expand_config(value)  # FileNotFoundError naming what was tried, or a YAML error

@@ -248,3 +248,23 @@ def test_duplicate_rows_are_found(tmp_path):
     assert found == {("default", "features=c3d"): "identical resolved config for seed(s) [0, 1]",
                      ("default", "unused=1"): "identical metrics for every common seed [0, 1]",
                      ("features=c3d", "unused=1"): "identical metrics for every common seed [0, 1]"}
+
+
+def test_leaderboard_reads_your_results_and_rebuilds_the_committed_board_only_when_asked(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """Issue 25: with no arguments the board is built from ./results into ./leaderboard (it read the
+    repository's leaderboards/results before, and failed from a wheel); `--committed` is the repository's."""
+    monkeypatch.chdir(tmp_path)
+    assert lb_cmd.main([]) == 2
+    assert "no ./results in" in capsys.readouterr().err
+    write(tmp_path / "results", "rtfm", "ucf_crime", 0, 0.84)
+    assert lb_cmd.main([]) == 0
+    text = (tmp_path / "leaderboard" / "README.md").read_text()
+    assert "`results`" in text and "| rtfm | default | real |" in text and "leaderboards/results" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leaderboard", "results"]
+    assert lb_cmd.main(["--committed", "--check"]) == 0                 # the repository's board, read-only here
+    assert f"{LEADERBOARDS_DIR} is up to date" in capsys.readouterr().out
+    assert lb_cmd.main(["--committed", "--out", "x"]) == 2
+    monkeypatch.setattr(lb_cmd, "LEADERBOARDS_DIR", tmp_path / "site-packages" / "leaderboards")   # a wheel
+    assert lb_cmd.main(["--committed"]) == 2
+    assert "not in an installed package" in capsys.readouterr().err

@@ -75,8 +75,8 @@ def resolve_paths(args) -> tuple[list[str], Path]:
             raise ValueError("--committed chooses both folders (leaderboards/results -> leaderboards): "
                              "give it without --results / --out")
         if not (LEADERBOARDS_DIR / "results").is_dir():
-            raise FileNotFoundError(f"--committed: no committed board at {LEADERBOARDS_DIR} (it exists in a source "
-                                    f"checkout of vadbench, not in an installed package); pass --results DIR")
+            raise FileNotFoundError("--committed: no committed board here (leaderboards/ exists in a source checkout "
+                                    "of vadbench, not in an installed package); pass --results DIR")
         return [str(LEADERBOARDS_DIR / "results")], LEADERBOARDS_DIR
     results = args.results or ["results"]
     if not args.results and not Path("results").exists():
