@@ -269,3 +269,11 @@ def test_timeline_and_shots_legends_are_off_the_data():
               for k, v in ((1, 40.0), (5, 60.0))]
     points += [{"label": "trx", "model": "trx", "dataset": "hmdb51", "shots": 5, "value": 75.6, "paper": True}]
     _no_legend_on_any_axes(shots_figure(points))
+
+
+def test_plots_read_the_results_folder_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert plot_cmd.main(["roc", "--out", "roc.png"]) == 2
+    assert "result path(s) not found: ['results']" in capsys.readouterr().err
+    write_result_with_scores(tmp_path / "results", "rtfm", np.random.default_rng(6), quality=2.0)
+    assert plot_cmd.main(["roc", "--out", "roc.png"]) == 0 and (tmp_path / "roc.png").is_file()

@@ -1,9 +1,9 @@
 """`vadbench plot`: PNG plots from score files and result files.
 
     vadbench plot roc      --scores A.scores.npz [B.scores.npz ...] [--labels A B] --out roc.png
-    vadbench plot roc      --results DIR [--dataset ucf_crime] --out roc.png
+    vadbench plot roc      [--results DIR] [--dataset ucf_crime] --out roc.png     (default ./results)
     vadbench plot timeline --scores A.scores.npz [B.scores.npz ...] [--video NAME] --out timeline.png
-    vadbench plot shots    --results DIR --out shots.png
+    vadbench plot shots    [--results DIR] --out shots.png
 
 roc: frame-level ROC and PR curves, one per model (the scores files written beside result JSONs); with
 --results, one row of plots per test set of the dataset (--dataset only when the folder holds several).
@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     roc = sub.add_parser("roc", help="ROC and PR curves per model on one dataset")
     roc.add_argument("--scores", nargs="+", default=None, help="scores files (.scores.npz)")
     roc.add_argument("--labels", nargs="+", default=None, help="legend labels, one per scores file")
-    roc.add_argument("--results", nargs="+", default=None, help="result folders/files: use their scores files")
+    roc.add_argument("--results", nargs="+", default=None,
+                     help="result folders/files: use their scores files (default ./results when no --scores)")
     roc.add_argument("--dataset", default=None, help="with --results: the dataset to plot (when it holds several)")
     roc.add_argument("--out", required=True)
     roc.add_argument("--title", default="")
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--out", required=True)
     tl.add_argument("--title", default="")
     sh = sub.add_parser("shots", help="few-shot accuracy vs shots per model")
-    sh.add_argument("--results", nargs="+", required=True, help="result folders/files")
+    sh.add_argument("--results", nargs="+", default=["results"], help="result folders/files (default ./results)")
     sh.add_argument("--no-paper", action="store_true", help="do not draw the papers' numbers")
     sh.add_argument("--out", required=True)
     sh.add_argument("--title", default="")
@@ -49,6 +50,14 @@ def _labels(args, files) -> list[str]:
     return list(args.labels) if args.labels else [Path(f).name.replace(".scores.npz", "") for f in files]
 
 
+def _existing(results: list[str]) -> list[str]:
+    missing = [r for r in results if not Path(r).exists()]
+    if missing:
+        raise ValueError(f"result path(s) not found: {missing} (where `vadbench fit|test` write result files, "
+                         f"./results by default); pass --results DIR")
+    return results
+
+
 def _curves_from_results(results: list[str], dataset: str | None) -> dict:
     """{test set: {model label: (frame scores, frame labels)}} of one dataset's scores files under `results`;
     the dataset may be left out when the folder holds one. Each test set (data fingerprint) of the dataset
@@ -56,10 +65,7 @@ def _curves_from_results(results: list[str], dataset: str | None) -> dict:
     from vadbench.leaderboard import plots
     from vadbench.results import load_records
 
-    missing = [r for r in results if not Path(r).exists()]
-    if missing:
-        raise ValueError(f"result path(s) not found: {missing}")
-    files = plots.score_files_by_group(load_records(results))
+    files = plots.score_files_by_group(load_records(_existing(results)))
     datasets = sorted({k[0] for k in files})
     if not datasets:
         raise ValueError(f"no scores files (<result>.scores.npz, written by every MIL test) under {results}")
@@ -88,10 +94,8 @@ def main(argv: list[str]) -> int:
         if args.kind == "roc":
             if args.scores:
                 curves = {lab: load_scores(f).frames() for lab, f in zip(_labels(args, args.scores), args.scores)}
-            elif args.results:
-                curves = _curves_from_results(args.results, args.dataset)
             else:
-                raise ValueError("give --scores FILES, or --results DIR (with --dataset when it holds several)")
+                curves = _curves_from_results(args.results or ["results"], args.dataset)
             out = plots.plot_roc_pr(curves, args.out, title=args.title)
         elif args.kind == "timeline":
             files = [load_scores(f) for f in args.scores]
@@ -107,7 +111,7 @@ def main(argv: list[str]) -> int:
             from vadbench.results import load_records
 
             meta = load_metafile()
-            groups = group_records(load_records(args.results))
+            groups = group_records(load_records(_existing(args.results)))
             points = plots.shots_points(meta, groups)
             if args.no_paper:
                 points = [p for p in points if not p.get("paper")]
