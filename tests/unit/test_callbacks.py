@@ -56,7 +56,8 @@ def test_output_to_a_file_is_plain_lines_with_the_loss_terms(tmp_path, capsys):
     assert "Sanity" not in out and "Testing" not in out and "0/?" not in out
 
 
-def test_terminal_bar_has_no_stray_bars_and_ends_its_line_before_the_stop_message(tmp_path, capsys):
+def test_terminal_bar_has_no_stray_bars_and_ends_its_line_before_the_stop_message(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="lightning.pytorch")   # another test may have quietened Lightning
     bar = StepProgressBar(lines=False)
     closed_at_stop = []
 
@@ -79,7 +80,7 @@ def test_terminal_bar_has_no_stray_bars_and_ends_its_line_before_the_stop_messag
 
 
 def test_model_summary_has_no_column_of_zero_flops(tmp_path, caplog):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="lightning.pytorch")
     trainer = L.Trainer(max_steps=1, callbacks=[VadbenchModelSummary()], logger=False, enable_checkpointing=False,
                         default_root_dir=tmp_path, enable_progress_bar=False, limit_val_batches=0)
     trainer.fit(BoringModel())

@@ -20,8 +20,9 @@ def write(results, model, dataset, seed, metrics, setting="default", data_source
     return write_record(results, rec)
 
 
-@pytest.fixture
-def built(tmp_path):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("report")
     res = tmp_path / "results"
     run = tmp_path / "runs" / "rtfm" / "ucf_crime" / "default" / "seed0-x"
     run.mkdir(parents=True)

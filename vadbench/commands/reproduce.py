@@ -180,7 +180,7 @@ def main(argv: list[str]) -> int:
     todo = [r for r in runs if not any(r.matches(rec) for rec in existing)]
     print(f"vadbench reproduce {spec.id}: {len(runs)} run(s), {len(runs) - len(todo)} already in {results_dir}, "
           f"{len(todo)} to run")
-    no_root = {r.name: missing_roots(r) for r in todo if missing_roots(r)}
+    no_root = {r.name: ds for r, ds in ((r, missing_roots(r)) for r in todo) if ds}
     if args.dry_run:
         for r in runs:
             state = "exists" if r not in todo else ("needs --root " + ",".join(no_root[r.name]) if r.name in no_root

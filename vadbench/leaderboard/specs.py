@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -245,14 +246,20 @@ def data_root_overrides(config: Path, roots: dict[str, str]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=None)
+def _data_init_args(config: str) -> dict:
+    """`data.init_args` of a (composed) config: every run of a table shares a few configs, read once."""
+    from vadbench.paths import load_config
+
+    return ((load_config(config).get("data") or {}).get("init_args") or {})
+
+
 def missing_roots(run: Run) -> list[str]:
     """The real datasets a planned run reads without a data folder (no `--root DATASET=DIR`, none in its
     config or overrides), or whose folder does not exist: such a run would fail at once."""
-    from vadbench.paths import load_config
-
     if run.data_source != "real" or not run.config.is_file():
         return []
-    init = ((load_config(run.config).get("data") or {}).get("init_args") or {})
+    init = _data_init_args(str(run.config))
     given = {}
     for arg in run.overrides:
         key, eq, value = arg.removeprefix("--").partition("=")
