@@ -69,9 +69,8 @@ def short_help(verb: str) -> str:
     opts = [
         ("-c, --config NAME|FILE", "a packaged config (names below; `vadbench configs` lists every file) or your "
                                    "own YAML; repeat to compose, applied in order (e.g. + trainer/gpu.yaml)"),
-        ("--ckpt_path FILE", {"fit": "resume a run exactly from its last.ckpt",
-                              }.get(verb, "the weights to use") + "; without --config, the checkpoint's run "
-                                                                  "folder config.yaml is used (your options still apply)"),
+        ("--ckpt_path FILE", ("resume a run exactly from its last.ckpt" if verb == "fit" else "the weights to use")
+         + "; without --config, the checkpoint's run folder config.yaml is used (your options still apply)"),
         ("--data.init_args.root DIR", "the dataset's folder (real data; synthetic data needs none)"),
         ("--results_dir DIR", "where the result JSON goes (default ./results)"),
         ("--setting TAG", "the run's tag in result files and tables, e.g. an ablation (default: default)"),
@@ -88,16 +87,19 @@ def short_help(verb: str) -> str:
     width = max(len(o) for o, _ in opts) + 2
     wrap = textwrap.TextWrapper(width=max(100, width + 40), initial_indent=" " * (width + 2),
                                 subsequent_indent=" " * (width + 2))
-    lines = [f"usage: vadbench {verb} --config NAME|FILE [--config MORE ...] [--KEY VALUE ...]"
-             + ("" if verb == "fit" else f"\n       vadbench {verb} --ckpt_path runs/.../checkpoints/last.ckpt [--KEY VALUE ...]"),
-             "", f"{VERB_LINES[verb]}. Lightning's full help (every trainer, model and data option): "
-                 f"vadbench {verb} {FULL_HELP}.", "", "options:"]
+    usage = f"usage: vadbench {verb} --config NAME|FILE [--config MORE ...] [--KEY VALUE ...]"
+    if verb != "fit":
+        usage += f"\n       vadbench {verb} --ckpt_path runs/.../checkpoints/last.ckpt [--KEY VALUE ...]"
+    lines = [usage,
+             "", textwrap.fill(f"{VERB_LINES[verb]}. Lightning's full help (every trainer, model and data "
+                               f"option): vadbench {verb} {FULL_HELP}.", 100), "", "options:"]
     lines += [f"  {o:<{width}}" + wrap.fill(h)[width + 2:] for o, h in opts]
     lines += ["", "examples:"] + [f"  {e}" for e in EXAMPLES[verb]]
     lines += ["", "packaged experiments (--config <model>/<name>.yaml, from any folder; also <model>_<name>.yaml):"]
     configs = _experiment_configs()
     mwidth = max((len(m) for m in configs), default=0) + 2
-    names_wrap = textwrap.TextWrapper(width=100, initial_indent=" " * (mwidth + 2), subsequent_indent=" " * (mwidth + 2))
+    names_wrap = textwrap.TextWrapper(width=100, initial_indent=" " * (mwidth + 2),
+                                      subsequent_indent=" " * (mwidth + 2))
     lines += [f"  {m + ':':<{mwidth}}" + names_wrap.fill(" ".join(names))[mwidth + 2:] for m, names in configs.items()]
     lines += ["  parts to compose: model/, data/, recipe/, trainer/, shots/, logger/ (e.g. --config logger/wandb.yaml)"]
     return "\n".join(lines)

@@ -9,9 +9,9 @@ Each result entry is one number printed in a paper's results table::
 `value` is as printed (percent for AUC and accuracy); `metrics[<metric>].scale` converts our result
 values (fractions) to the paper's unit. Metrics are declared once in `vadbench/leaderboard/tables.yaml`
 (a metafile may declare more); an undeclared frame-level metric (`frame_*`) is shown in percent like the
-declared ones, labelled from its name (`generic_metric`). Papers are ordered by their `order` (then by file and position), and
-entries follow their paper's order (tables keep the paper's row order). The format of a metafile is
-described in docs/leaderboard.md.
+declared ones, labelled from its name (`generic_metric`). Papers are ordered by their `order` (then by
+file and position), and entries follow their paper's order (tables keep the paper's row order). The
+format of a metafile is described in docs/leaderboard.md.
 """
 
 from __future__ import annotations
