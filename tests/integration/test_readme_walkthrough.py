@@ -69,6 +69,10 @@ SKPS = FEW_SHOT + ("--data.init_args.synthetic={layout: hmdb51, size: 128, frame
                    "train_classes: 12, val_classes: 1, test_classes: 6, object_scale: 0.5, motion_scale: 0.3, "
                    "corner_offset: 0.3}",)   # data/synthetic_video_keypatch.yaml with 4 videos a class
 PARSE = Step("parse")
+SYNTH_TINY = ("--train-normal", "4", "--train-abnormal", "4", "--test-normal", "2", "--test-abnormal", "2",
+              "--feature-dim", "16", "--min-snippets", "16", "--max-snippets", "32")
+PER_CROP_FIT = ("--trainer.max_steps=2", "--trainer.log_every_n_steps=1", "--data.init_args.batch_size=2",
+                "--data.init_args.feature_dim=16")
 
 
 def files(pattern: str, at_least: int = 1):
@@ -98,6 +102,9 @@ WALK: dict[str, Step] = {
     "make demo": Step("not run", why="installs the package (pip) first; its steps are the commands below, and the "
                                      "README's Performance table gives its measured time and AUCs"),
     "make test": Step("not run", why="the test suite itself"),
+    "python3 -m venv v && . v/bin/activate && make test": Step(
+        "not run", why="a fresh venv and the whole test suite (CI's own command); the wheel-install test "
+                       "covers the fresh environment"),
     "vadbench --help": Step("run", check=says("trainer verbs", "reproduce")),
     "vadbench --version": Step("run", check=says("vadbench ")),
     "vadbench fit --help": Step("run", check=says("packaged experiments", "--help-all", "examples:", "rtfm:")),
@@ -122,6 +129,20 @@ WALK: dict[str, Step] = {
     "runs/rtfm/ucf_crime/default/seed0-*/checkpoints/last.ckpt": PARSE,
     "vadbench data verify ucf_crime --root /data/UCF_I3D": Step(
         "run", rc=1, check=says("missing feature file")),   # an empty stand-in: every file reported missing
+    "vadbench fit --config rtfm/xd_violence.yaml --data.init_args.root /data/XD_I3D --data.init_args.train_list "
+    "UR-DMU/list/XD_Train.list --data.init_args.test_list UR-DMU/list/XD_Test.list": PARSE,
+    "vadbench fit --config rtfm/ucf_crime.yaml --config data/ucf_crime_i3d1024.yaml --data.init_args.root "
+    "/data/UCF_Wu_I3D": PARSE,
+    "vadbench synth mil --layout xd_violence --out synthetic_xd": Step(
+        "run", SYNTH_TINY, check=files("synthetic_xd/**/*__4.npy")),
+    "vadbench fit --config rtfm/xd_violence.yaml --data.init_args.root synthetic_xd": Step(
+        "run", PER_CROP_FIT, check=files("results/rtfm__xd_violence__*.json")),
+    "vadbench synth mil --layout ucf_crime_per_crop --out synthetic_ucf1024": Step(
+        "run", SYNTH_TINY, check=files("synthetic_ucf1024/**/*__9.npy")),
+    "vadbench fit --config rtfm/ucf_crime.yaml --config data/ucf_crime_i3d1024.yaml --data.init_args.root "
+    "synthetic_ucf1024": Step("run", PER_CROP_FIT, check=files("results/rtfm__ucf_crime__*.json")),
+    "vadbench test --config rtfm/xd_violence.yaml --data.init_args.root /data/XD_I3D --ckpt_path "
+    "runs/rtfm/xd_violence/default/seed0-*/checkpoints/last.ckpt --model.init_args.far_threshold 0.5": PARSE,
     "vadbench fit --config sultani/synthetic.yaml": Step("run", MIL, check=files("results/sultani__*.json")),
     "vadbench extract /data/UCF_Crime/videos /data/UCF_I3D --backbone i3d_r50 --weights i3d_r50_kinetics.pth": Step(
         "not run", why="needs the Kinetics I3D weight file (a download); extraction itself runs in the Ped2 line"),
@@ -132,6 +153,12 @@ WALK: dict[str, Step] = {
     "--backbone tiny3d --snippet-len 8 --resize 120x180 --crop full": Step(
         "covered", why="tests/integration/test_ped2_readme_commands.py",
         words=('"--layout", "ucsd_ped2", "--backbone", "tiny3d", "--snippet-len", "8", "--resize", "120x180"',)),
+    "vadbench extract /data/XD/videos /data/XD_I3D --backbone inception_i3d --weights rgb_imagenet.pt --crop five "
+    "--layout per_crop": Step("not run", why="needs the Inception-I3D weight file (a download); --layout per_crop and "
+                                             "--crop five: tests/unit/test_extract_per_crop_clip.py"),
+    "vadbench extract /data/XD/videos /data/XD_CLIP --backbone clip_vit_b16 --weights openai --crop five --layout "
+    "per_crop": Step("not run", why="`--weights openai` is the CLIP download; random-init CLIP extraction: "
+                                    "tests/unit/test_extract_per_crop_clip.py"),
     "vadbench bench extract": Step("covered", why="tests/integration/test_bench.py", words=('"extract": (',)),
     "vadbench fit --config ssrl/synthetic.yaml": Step("run", PATCHES, check=files("results/ssrl__*.json")),
     "vadbench ssrl-schedule --config ssrl/ucf_crime.yaml --data.init_args.root /data/ucf": PARSE,
@@ -153,6 +180,12 @@ WALK: dict[str, Step] = {
     "--model.init_args.net.init_args.backbone_weights /weights/resnet50-0676ba61.pth": PARSE,
     "vadbench fit --config trx/ucf_crime_v2_5w5s.yaml --data.init_args.root /data/kinetics400 "
     "--data.init_args.test_root /data/ucf_crime_v2": PARSE,
+    "benchmarks/gpu_bench.sh [OUT]": Step("not run", why="measures a GPU (none in CI); its parts run in "
+                                                         "tests/integration/test_bench.py"),
+    "SMOKE=1 benchmarks/gpu_bench.sh": Step("not run", why="a minutes-long rehearsal of the GPU script; its parts run "
+                                                           "in tests/integration/test_bench.py"),
+    "vadbench bench gpu --models rtfm,trx --steps 100": Step("covered", why="tests/integration/test_bench.py",
+                                                             words=('"gpu": (',)),
     "vadbench bench trx-cache": Step("covered", why="tests/integration/test_bench.py", words=('"trx-cache": (',)),
     "vadbench fit --config skps_net/synthetic_5w1s.yaml": Step("run", SKPS, check=files("results/skps_net__*.json")),
     "vadbench fit --config skps_net/hmdb51_5w5s.yaml --data.init_args.root /data/hmdb51 "
