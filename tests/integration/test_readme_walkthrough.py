@@ -72,12 +72,12 @@ PARSE = Step("parse")
 SYNTH_TINY = ("--train-normal", "4", "--train-abnormal", "4", "--test-normal", "2", "--test-abnormal", "2",
               "--feature-dim", "16", "--min-snippets", "16", "--max-snippets", "32")
 PER_CROP_FIT = ("--trainer.max_steps=2", "--trainer.log_every_n_steps=1", "--data.init_args.batch_size=2",
-                "--data.init_args.feature_dim=16")
+                "--data.init_args.feature_dim=16", "--results_dir=results_per_crop")   # ./results keeps one dataset
 
 
 def files(pattern: str, at_least: int = 1):
     def check(work: Path, out: str) -> None:
-        found = glob.glob(str(work / pattern))
+        found = glob.glob(str(work / pattern), recursive=True)
         assert len(found) >= at_least, f"{pattern}: {len(found)} file(s) in {sorted(os.listdir(work))}"
     return check
 
@@ -136,11 +136,11 @@ WALK: dict[str, Step] = {
     "vadbench synth mil --layout xd_violence --out synthetic_xd": Step(
         "run", SYNTH_TINY, check=files("synthetic_xd/**/*__4.npy")),
     "vadbench fit --config rtfm/xd_violence.yaml --data.init_args.root synthetic_xd": Step(
-        "run", PER_CROP_FIT, check=files("results/rtfm__xd_violence__*.json")),
+        "run", PER_CROP_FIT, check=files("results_per_crop/rtfm__xd_violence__*.json")),
     "vadbench synth mil --layout ucf_crime_per_crop --out synthetic_ucf1024": Step(
         "run", SYNTH_TINY, check=files("synthetic_ucf1024/**/*__9.npy")),
     "vadbench fit --config rtfm/ucf_crime.yaml --config data/ucf_crime_i3d1024.yaml --data.init_args.root "
-    "synthetic_ucf1024": Step("run", PER_CROP_FIT, check=files("results/rtfm__ucf_crime__*.json")),
+    "synthetic_ucf1024": Step("run", PER_CROP_FIT, check=files("results_per_crop/rtfm__ucf_crime__*.json")),
     "vadbench test --config rtfm/xd_violence.yaml --data.init_args.root /data/XD_I3D --ckpt_path "
     "runs/rtfm/xd_violence/default/seed0-*/checkpoints/last.ckpt --model.init_args.far_threshold 0.5": PARSE,
     "vadbench fit --config sultani/synthetic.yaml": Step("run", MIL, check=files("results/sultani__*.json")),
