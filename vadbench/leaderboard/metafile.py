@@ -8,9 +8,10 @@ Each result entry is one number printed in a paper's results table::
 
 `value` is as printed (percent for AUC and accuracy); `metrics[<metric>].scale` converts our result
 values (fractions) to the paper's unit. Metrics are declared once in `vadbench/leaderboard/tables.yaml`
-(a metafile may declare more). Papers are ordered by their `order` (then by file and position), and
-entries follow their paper's order (tables keep the paper's row order). The format of a metafile is
-described in docs/leaderboard.md.
+(a metafile may declare more); an undeclared frame-level metric (`frame_*`) is shown in percent like the
+declared ones, labelled from its name (`generic_metric`). Papers are ordered by their `order` (then by
+file and position), and entries follow their paper's order (tables keep the paper's row order). The
+format of a metafile is described in docs/leaderboard.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Iterable
 import yaml
 
 SHARED_FILE = Path(__file__).with_name("tables.yaml")  # metric declarations and few-shot shot overrides
-DATASETS = ("ucf_crime", "shanghaitech", "ucsd_ped2", "hmdb51", "kinetics100", "ucf_crime_v2", "any")
+DATASETS = ("ucf_crime", "shanghaitech", "ucsd_ped2", "xd_violence", "hmdb51", "kinetics100", "ucf_crime_v2", "any")
 REQUIRED = ("paper", "table", "model", "label", "dataset", "setting", "metric", "value")
 SOURCE_PRIORITY = {"this_paper": 0, "reimplemented": 1, "original_paper": 2}
 TOP_LEVEL_KEYS = ("model", "paper", "configs", "metrics", "papers", "results", "ablations", "tables")
@@ -67,6 +68,21 @@ class ModelMeta:
         return [self.path.parent / c if c.startswith("./") else CONFIGS_DIR / c for c in self.configs]
 
 
+ACRONYMS = {"auc": "AUC", "ap": "AP", "pr": "PR", "far": "FAR", "roc": "ROC", "pr_auc": "PR-AUC"}
+
+
+def generic_metric(metric: str) -> dict[str, Any]:
+    """The declaration of an undeclared frame-level metric (`frame_<what>[_<subset>]`, e.g. a new metric of
+    the MIL pipeline): a fraction shown in percent like the other frame metrics, labelled from its name
+    (`frame_auc_abnormal` -> "frame AUC abnormal (%)"; `_micro`, the papers' default, is not repeated)."""
+    if not metric.startswith("frame_"):
+        return {}
+    name = metric[len("frame_"):].replace("pr_auc", "pr-auc")
+    words = [ACRONYMS.get(w, w.upper() if w == "pr-auc" else w) for w in name.split("_") if w != "micro"]
+    return {"label": "frame " + " ".join(words) + " (%)", "scale": 100,
+            "higher_is_better": "far" not in name.split("_")}
+
+
 @dataclass
 class Metafile:
     path: Path                          # the folder (or file) the metafiles were read from
@@ -75,13 +91,14 @@ class Metafile:
     entries: list[PaperEntry] = field(default_factory=list)
     models: dict[str, ModelMeta] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    dataset_metrics: dict[str, list[str]] = field(default_factory=dict)  # per dataset: metrics shown first
 
     # ------------------------------------------------------------------ look-ups
     def scale(self, metric: str) -> float:
-        return float(self.metrics.get(metric, {}).get("scale", 1))
+        return float(self.metrics.get(metric, generic_metric(metric)).get("scale", 1))
 
     def metric_label(self, metric: str) -> str:
-        return str(self.metrics.get(metric, {}).get("label", metric))
+        return str(self.metrics.get(metric, generic_metric(metric)).get("label", metric))
 
     def decimals(self, paper: str) -> int:
         return int(self.papers.get(paper, {}).get("decimals", 2))
@@ -230,4 +247,10 @@ def load_metafile(path: str | Path | Iterable[str | Path] | None = None) -> Meta
     entries = [PaperEntry(**{**raw, "value": float(raw["value"]), "setting": str(raw["setting"])}, order=i)
                for i, raw in enumerate(checked)]
     where = Path(path) if isinstance(path, (str, Path)) else files[0].parent.parent if files else Path(".")
-    return Metafile(path=where, metrics=metrics, papers=papers, entries=entries, models=models, files=files)
+    dataset_metrics = {str(k): list(v) for k, v in (shared.get("dataset_metrics") or {}).items()}
+    for ds, names in dataset_metrics.items():
+        undeclared = [m for m in names if m not in metrics]
+        if undeclared:
+            raise ValueError(f"{SHARED_FILE}: dataset_metrics.{ds} names undeclared metric(s) {undeclared}")
+    return Metafile(path=where, metrics=metrics, papers=papers, entries=entries, models=models, files=files,
+                    dataset_metrics=dataset_metrics)
