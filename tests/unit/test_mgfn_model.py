@@ -179,3 +179,15 @@ def test_one_training_step_lowers_the_loss():
         terms["loss"].backward()
         optimizer.step()
     assert loss_value() < before
+
+
+def test_the_metafile_holds_the_published_numbers():
+    """MGFN's I3D numbers as Holmes-VAD's Table 1 quotes them from the paper (vadbench/models/mgfn/metafile.yml)."""
+    from vadbench.leaderboard.metafile import load_metafile
+
+    meta = load_metafile()
+    ucf = meta.best("mgfn", "default", "ucf_crime", "frame_auc_micro")
+    xd = meta.best("mgfn", "default", "xd_violence", "frame_pr_auc_micro")
+    assert (ucf.paper, ucf.value) == ("mgfn_aaai23", 86.98) and (xd.paper, xd.value) == ("mgfn_aaai23", 79.19)
+    assert meta.papers["mgfn_aaai23"]["model_selection"] == "oracle_best_on_test"
+    assert meta.models["mgfn"].ablations["fam=off"] == ["--model.init_args.net.init_args.use_amplifier=false"]
