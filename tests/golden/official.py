@@ -196,9 +196,51 @@ def rel_err(ours, reference) -> float:
 
 def check_topk_forward(out, idx, arrays, prefix: str, tol: float, b: int = 2) -> None:
     """A magnitude-MIL forward (`RTFMOutput` and its top-k indices) against a fixture's `<prefix>_scores`,
-    `_magnitudes` (relative error below `tol`) and `_topk_normal` / `_topk_abnormal` (exact), `_f64`
+    `_magnitudes` (relative error below `tol`), `_topk_normal` / `_topk_abnormal` (exact) and, where the
+    fixture has them, `_score_normal` / `_score_abnormal` (the mean of the k selected scores); `_f64`
     arrays; B = `b` normal videos first."""
+    from vadbench.models.rtfm.torch_model import gather_snippets
+
     assert rel_err(out.scores, arrays[f"{prefix}_scores_f64"]) < tol
     assert rel_err(out.magnitudes, arrays[f"{prefix}_magnitudes_f64"]) < tol
     np.testing.assert_array_equal(idx[:b].numpy(), arrays[f"{prefix}_topk_normal_f64"])
     np.testing.assert_array_equal(idx[b:].numpy(), arrays[f"{prefix}_topk_abnormal_f64"])
+    if f"{prefix}_score_normal_f64" in arrays:
+        top = gather_snippets(out.scores, idx).mean(1)
+        assert rel_err(top[:b], arrays[f"{prefix}_score_normal_f64"]) < tol
+        assert rel_err(top[b:], arrays[f"{prefix}_score_abnormal_f64"]) < tol
+
+
+def clip_fixture(forward: str, step: str, keys: str, seed: str = SEED) -> dict:
+    """A 10-crop clip model's fixtures (RTFM, MGFN): the forward and step arrays, the step's meta, the float64
+    2 + 2 training batch (2B, 32, 10, 2048) and test video (1, T, 10, 2048), and the official state of
+    `<keys>_keys.tsv`."""
+    fwd, meta = load(forward)
+    arrays, step_meta = load(step)
+    videos = meta["normal_video_keys"] + meta["abnormal_video_keys"]
+    batch = torch.from_numpy(np.stack([feature_file(k, 32, 10) for k in videos])).double()
+    test = torch.from_numpy(feature_file(meta["test_video_key"], meta["test_T"], 10))[None].double()
+    return {"fwd": fwd, "step": arrays, "meta": step_meta, "batch": batch, "test": test,
+            "state": official_state(keys, seed=seed)}
+
+
+def magnitude_mil_eval(model, batch, test):
+    """Eval forward of a magnitude-MIL core on the fixture batch and test video: (out, top-k, test out)."""
+    model.eval()
+    with torch.no_grad():
+        out = model(batch)
+        return out, model.topk(out), model(test)
+
+
+def magnitude_mil_train_step(model, batch, loss_fn, labels=(0.0, 0.0, 1.0, 1.0)):
+    """One training step of a magnitude-MIL core (train mode, gradients of `loss` kept): (out, top-k, terms)."""
+    from vadbench.models.rtfm.torch_model import gather_snippets
+
+    model.train()
+    model.zero_grad()
+    out = model(batch)
+    idx = model.topk(out)
+    terms = loss_fn(gather_snippets(out.features, idx), gather_snippets(out.scores, idx), out.scores,
+                    torch.tensor(labels, dtype=batch.dtype))
+    terms["loss"].backward()
+    return out, idx, terms

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.golden.official import check_topk_forward, feature_file, load, official_state, rel_err
+from tests.golden.official import (check_topk_forward, clip_fixture, magnitude_mil_eval, magnitude_mil_train_step,
+                                   rel_err)
 from vadbench.models.mgfn import MGFN, MGFNLoss, MGFNModel
 from vadbench.models.mgfn.official_checkpoint import official_key
 from vadbench.models.rtfm.torch_model import gather_snippets
@@ -26,13 +27,7 @@ BEFORE_PR = dict(sparsity_videos="anomalous", smoothness_videos="anomalous", smo
 
 @pytest.fixture(scope="module")
 def golden():
-    fwd, meta = load("mgfn_official_forward")
-    step, step_meta = load("mgfn_official_train_step")
-    keys = meta["normal_video_keys"] + meta["abnormal_video_keys"]
-    batch = torch.from_numpy(np.stack([feature_file(k, 32, 10) for k in keys])).double()   # (2B, T, C, D)
-    test = torch.from_numpy(feature_file(meta["test_video_key"], meta["test_T"], 10))[None].double()
-    return {"fwd": fwd, "step": step, "meta": step_meta, "batch": batch, "test": test,
-            "state": official_state("mgfn_official", seed=SEED)}
+    return clip_fixture("mgfn_official_forward", "mgfn_official_train_step", "mgfn_official", seed=SEED)
 
 
 def build(golden, **kwargs) -> MGFNModel:
@@ -52,16 +47,9 @@ def test_every_official_key_has_a_counterpart_of_its_size(golden):
 
 def test_eval_forward_matches_official(golden):
     model = build(golden)
-    model.eval()
     fwd = golden["fwd"]
-    with torch.no_grad():
-        out = model(golden["batch"])
-        idx = model.topk(out)
-        test = model(golden["test"])
-    check_topk_forward(out, idx, fwd, "eval", TOL)
-    top = gather_snippets(out.scores, idx).mean(1)
-    assert rel_err(top[:2], fwd["eval_score_normal_f64"]) < TOL
-    assert rel_err(top[2:], fwd["eval_score_abnormal_f64"]) < TOL
+    out, idx, test = magnitude_mil_eval(model, golden["batch"], golden["test"])
+    check_topk_forward(out, idx, fwd, "eval", TOL)                      # scores, magnitudes, top-k, top-k means
     l1 = gather_snippets(out.features, idx).norm(p=1, dim=-1)                 # (2B, C, k): inside the MC loss
     assert rel_err(l1[:2], fwd["eval_topk_l1_normal_f64"]) < TOL
     assert rel_err(l1[2:], fwd["eval_topk_l1_abnormal_f64"]) < TOL
@@ -69,21 +57,10 @@ def test_eval_forward_matches_official(golden):
     assert rel_err(test.magnitudes[0], fwd["test_magnitudes_f64"]) < TOL
 
 
-def train_step(model, batch, loss_fn):
-    model.train()
-    model.zero_grad()
-    out = model(batch)
-    idx = model.topk(out)
-    labels = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=batch.dtype)
-    terms = loss_fn(gather_snippets(out.features, idx), gather_snippets(out.scores, idx), out.scores, labels)
-    terms["loss"].backward()
-    return out, idx, terms
-
-
 @pytest.fixture(scope="module")
 def official_step(golden):
     model = build(golden)
-    out, idx, terms = train_step(model, golden["batch"], MGFNLoss())
+    out, idx, terms = magnitude_mil_train_step(model, golden["batch"], MGFNLoss())
     return model, out, idx, terms
 
 

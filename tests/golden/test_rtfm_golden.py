@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.golden.official import (check_topk_forward, feature_file, load, load_official, official_state, rel_err,
-                                   rtfm_key_map)
+from tests.golden.official import (check_topk_forward, clip_fixture, load_official, magnitude_mil_eval,
+                                   magnitude_mil_train_step, rel_err, rtfm_key_map)
 from vadbench.models.rtfm.loss import RTFMLoss
 from vadbench.models.rtfm.torch_model import RTFMModel, gather_snippets
 
@@ -24,13 +24,7 @@ TERMS = {"classification": "bce", "magnitude": "magnitude", "sparsity": "sparsit
 
 @pytest.fixture(scope="module")
 def golden():
-    fwd, meta = load("rtfm_official_forward")
-    step, step_meta = load("rtfm_official_loss_grad")
-    keys = meta["normal_video_keys"] + meta["abnormal_video_keys"]
-    batch = torch.from_numpy(np.stack([feature_file(k, 32, 10) for k in keys])).double()   # (2B, T, C, D)
-    test = torch.from_numpy(feature_file(meta["test_video_key"], meta["test_T"], 10))[None].double()
-    return {"fwd": fwd, "step": step, "meta": step_meta, "batch": batch, "test": test,
-            "state": official_state("rtfm_official")}
+    return clip_fixture("rtfm_official_forward", "rtfm_official_loss_grad", "rtfm_official")
 
 
 def build(golden, **kwargs) -> tuple[RTFMModel, dict[str, str]]:
@@ -39,29 +33,11 @@ def build(golden, **kwargs) -> tuple[RTFMModel, dict[str, str]]:
     return model, names
 
 
-def train_step(model, batch, loss_fn):
-    model.train()
-    model.zero_grad()
-    out = model(batch)
-    idx = model.topk(out)
-    labels = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=batch.dtype)
-    terms = loss_fn(gather_snippets(out.features, idx), gather_snippets(out.scores, idx), out.scores, labels)
-    terms["loss"].backward()
-    return out, idx, terms
-
-
 def test_eval_forward_matches_official(golden):
     model, _ = build(golden)
-    model.eval()
     fwd = golden["fwd"]
-    with torch.no_grad():
-        out = model(golden["batch"])
-        idx = model.topk(out)
-        test = model(golden["test"])
-    check_topk_forward(out, idx, fwd, "eval", TOL)
-    top_scores = gather_snippets(out.scores, idx).mean(1)
-    assert rel_err(top_scores[:2], fwd["eval_score_normal_f64"]) < TOL
-    assert rel_err(top_scores[2:], fwd["eval_score_abnormal_f64"]) < TOL
+    out, idx, test = magnitude_mil_eval(model, golden["batch"], golden["test"])
+    check_topk_forward(out, idx, fwd, "eval", TOL)                      # scores, magnitudes, top-k, top-k means
     meanfeat_norm = gather_snippets(out.features, idx).mean(2).norm(dim=-1)     # (2B, C): inside the FM loss
     assert rel_err(meanfeat_norm[:2], fwd["eval_topk_meanfeat_norm_normal_f64"]) < TOL
     assert rel_err(meanfeat_norm[2:], fwd["eval_topk_meanfeat_norm_abnormal_f64"]) < TOL
@@ -81,7 +57,7 @@ def test_softmax_attention_is_not_the_official_forward(golden):
 @pytest.fixture(scope="module")
 def official_step(golden):
     model, names = build(golden)
-    out, idx, terms = train_step(model, golden["batch"], RTFMLoss(**OFFICIAL_LOSS))
+    out, idx, terms = magnitude_mil_train_step(model, golden["batch"], RTFMLoss(**OFFICIAL_LOSS))
     return model, names, out, idx, terms
 
 
