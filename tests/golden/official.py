@@ -49,9 +49,10 @@ def key_table(name: str) -> list[dict]:
     return rows
 
 
-def generate(key: str, shape: tuple[int, ...], rule: str) -> np.ndarray:
-    """One official state_dict entry from its key and shape (README table 'Weights and buffers')."""
-    k = f"{SEED}:{key}"
+def generate(key: str, shape: tuple[int, ...], rule: str, seed: str = SEED) -> np.ndarray:
+    """One official state_dict entry from its key and shape (README table 'Weights and buffers');
+    `seed` is the weight seed of the fixture (`golden-v1`, or a model's own, e.g. `golden-urdmu-v1`)."""
+    k = f"{seed}:{key}"
     n = int(np.prod(shape)) if shape else 1
     if rule == "weight":
         rows = shape[0]
@@ -68,13 +69,13 @@ def generate(key: str, shape: tuple[int, ...], rule: str) -> np.ndarray:
     raise ValueError(f"no formula for rule {rule!r} ({key})")
 
 
-def official_state(name: str, skip_prefixes: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+def official_state(name: str, skip_prefixes: tuple[str, ...] = (), seed: str = SEED) -> dict[str, torch.Tensor]:
     """The official state_dict of `<name>_keys.tsv` in float64, checked against the table's sums."""
     state = {}
     for row in key_table(name):
         if row["rule"] == "as_built" or row["key"].startswith(skip_prefixes):
             continue
-        value = generate(row["key"], row["shape"], row["rule"])
+        value = generate(row["key"], row["shape"], row["rule"], seed)
         if row["rule"] != "zero":
             flat = value.reshape(-1)
             wsum = float((flat * ((np.arange(flat.size) % 97) / 97)).sum())
