@@ -6,8 +6,10 @@ Lightning checkpoint. A LightningModule class that can read its authors' files d
 its golden tests prove:
 
     @classmethod
-    def official_key_map(cls) -> dict[str, str]:     # official module name -> ours (under the module)
+    def official_key_map(cls) -> dict[str, str] | None:   # official module name -> ours (under the module)
         return {"Amemory": "model.abnormal_memory", ...}
+
+(`components.crop_instance_module.CropInstanceMILModule` declares it from its core's map.)
 
 `lightning_checkpoint_from_official(class_path, path)` (called by the CLI before anything reads the
 checkpoint): when `path` holds a bare state dict (read with `weights_only`, tensors only) and the
@@ -73,9 +75,9 @@ def lightning_checkpoint_from_official(class_path: str | None, path: str | Path)
     """A Lightning checkpoint holding the official file's weights under our names, or None when `path`
     is a Lightning checkpoint already, not a bare state dict, or the class declares no key map."""
     cls = _module_class(class_path)
-    key_map_of = getattr(cls, "official_key_map", None)
+    key_map = getattr(cls, "official_key_map", lambda: None)()
     path = Path(path).expanduser()
-    if key_map_of is None or not path.is_file():
+    if key_map is None or not path.is_file():
         return None
     try:
         raw = read_checkpoint(path)                 # tensors and containers only: an authors' file
@@ -88,7 +90,7 @@ def lightning_checkpoint_from_official(class_path: str | None, path: str | Path)
     import lightning
 
     state = {k: v for k, v in raw.items()}
-    ckpt = {"state_dict": convert_official_state(state, key_map_of(), path),
+    ckpt = {"state_dict": convert_official_state(state, key_map, path),
             "pytorch-lightning_version": lightning.__version__, "official_checkpoint": str(path.resolve())}
     out = _temp_dir() / f"{path.stem}.official.ckpt"
     torch.save(ckpt, out)
