@@ -15,6 +15,7 @@ from lightning.pytorch.cli import LightningCLI
 from vadbench.errors import ConfigError, VadbenchError, config_error_from_parser, debug_enabled
 from vadbench.loggers import WandbSaveConfigCallback
 from vadbench.models.components.links import add_links
+from vadbench.models.components.official_checkpoints import is_official_checkpoint, wrap_official_checkpoint
 from vadbench.models.fewshot_base import FEWSHOT_LINKS
 from vadbench.models.mil_base import MIL_LINKS
 from vadbench.checkpointing import VadbenchCheckpoint
@@ -38,7 +39,8 @@ class VadbenchCLI(LightningCLI):
       (`<root>/<model>/<dataset>/<setting>/seed<k>-<unique>`, see `vadbench.runs`); checkpoints go
       to its `checkpoints/` unless `--checkpoint.dirpath` is given.
     - Exact resume: checkpoints carry the RNG states and the training loader's position.
-    - A `--ckpt_path` is checked (readable Lightning checkpoint) before anything runs.
+    - A `--ckpt_path` is checked (readable Lightning checkpoint) before anything runs; an author's
+      released state_dict is accepted by models that read one (`components.official_checkpoints`).
     """
 
     def __init__(self, *args, **kwargs):
@@ -70,8 +72,10 @@ class VadbenchCLI(LightningCLI):
         verb = self.config.get("subcommand")
         if not (verb and self.config[verb].get("ckpt_path")):
             return super()._parse_ckpt_path()
-        check_checkpoint(self.config[verb].ckpt_path)
         model = self.config[verb].get("model")
+        if verb != "fit" and is_official_checkpoint(self.config[verb].ckpt_path, getattr(model, "class_path", None)):
+            return  # an author's state_dict: wrapped into the run folder in before_instantiate_classes
+        check_checkpoint(self.config[verb].ckpt_path)
         before = dict(model.items()) if hasattr(model, "items") else {}
         keep = _evaluation_options(before.get("class_path"))
         super()._parse_ckpt_path()
@@ -99,6 +103,8 @@ class VadbenchCLI(LightningCLI):
         sub.trainer.default_root_dir = str(run_dir)
         if "checkpoint" in sub and sub.checkpoint.get("dirpath") is None:
             sub.checkpoint.dirpath = str(run_dir / "checkpoints")
+        if self.subcommand != "fit" and sub.get("ckpt_path") and is_official_checkpoint(sub.ckpt_path, class_path):
+            sub.ckpt_path = str(wrap_official_checkpoint(sub.ckpt_path, run_dir / "checkpoints"))
         self.run_dir = run_dir
 
     def instantiate_classes(self) -> None:

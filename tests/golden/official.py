@@ -51,7 +51,7 @@ def key_table(name: str) -> list[dict]:
 
 def generate(key: str, shape: tuple[int, ...], rule: str, seed: str = SEED) -> np.ndarray:
     """One official state_dict entry from its key and shape (README table 'Weights and buffers');
-    `seed` is the weight seed of the fixture (`golden-v1`, or a model's own, e.g. `golden-urdmu-v1`)."""
+    `seed` is the file's weight seed (`golden-v1`; MGFN: `golden-mgfn-v1`)."""
     k = f"{seed}:{key}"
     n = int(np.prod(shape)) if shape else 1
     if rule == "weight":
@@ -70,12 +70,16 @@ def generate(key: str, shape: tuple[int, ...], rule: str, seed: str = SEED) -> n
 
 
 def official_state(name: str, skip_prefixes: tuple[str, ...] = (), seed: str = SEED) -> dict[str, torch.Tensor]:
-    """The official state_dict of `<name>_keys.tsv` in float64, checked against the table's sums."""
+    """The official state_dict of `<name>_keys.tsv` in float64, checked against the table's sums. A
+    1-D rule on a tensor of more dimensions (MGFN's LayerNorm gains `g` of shape (1, C, 1)) is
+    generated flat and reshaped to the key's shape."""
     state = {}
     for row in key_table(name):
         if row["rule"] == "as_built" or row["key"].startswith(skip_prefixes):
             continue
         value = generate(row["key"], row["shape"], row["rule"], seed)
+        if row["rule"] != "zero":
+            value = value.reshape(row["shape"])
         if row["rule"] != "zero":
             flat = value.reshape(-1)
             wsum = float((flat * ((np.arange(flat.size) % 97) / 97)).sum())

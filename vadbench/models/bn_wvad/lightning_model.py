@@ -17,3 +17,4 @@ class BNWVAD(CropInstanceMILModule):
 
     model_id = "bn_wvad"
     official_keys = staticmethod(official_key_map)
+    official_checkpoint_format = "the official BN-WVAD code's state_dict (cool-xuan/BN-WVAD models/model.py WSAD)"

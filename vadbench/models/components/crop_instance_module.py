@@ -1,7 +1,7 @@
 """The LightningModule plumbing shared by UR-DMU and BN-WVAD: a torch core with
 `training_forward(features) -> output` (what the loss reads) and `forward(features, mask) -> (B, T)`
-scores, trained on the crops `crop_sampling` picks (`components.crops`), and the authors' checkpoints
-read through the core's official key map (`components.official_checkpoints`)."""
+scores, trained on the crops `crop_sampling` picks (`components.crops`), and the authors' released
+state_dicts read through the core's official key map (`components.official_checkpoints`)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,40 @@ from torch import nn
 
 from vadbench.data.mil.batch import MILBatch
 from vadbench.models.components.crops import CropSampling, check_crop_sampling, training_crops
+from vadbench.models.components.official_checkpoints import OfficialCheckpointMixin
 from vadbench.models.mil_base import MILAnomalyModule
 
 
-class CropInstanceMILModule(MILAnomalyModule):
+def rename_official(state: dict[str, torch.Tensor], key_map: dict[str, str]) -> dict[str, torch.Tensor]:
+    """`<official module>.<leaf>` -> `<our module>.<leaf>` for every key; a module the map lacks is a
+    ValueError naming the keys."""
+    out, unknown = {}, []
+    for key, value in state.items():
+        module, _, leaf = key.rpartition(".")
+        if module in key_map:
+            out[f"{key_map[module]}.{leaf}"] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(f"{len(unknown)} key(s) with no counterpart, e.g. {unknown[:3]}")
+    # BatchNorm step counters: `official_checkpoints.wrap_official_checkpoint` drops them (weights.
+    # normalise_state_dict); they only matter with momentum=None (BN-WVAD: 0.1), so they restart at 0.
+    for key in [k for k in out if k.endswith(".running_mean")]:
+        counter = key[: -len("running_mean")] + "num_batches_tracked"
+        out.setdefault(counter, torch.zeros((), dtype=torch.long))
+    return out
+
+
+class CropInstanceMILModule(OfficialCheckpointMixin, MILAnomalyModule):
     """Args: see `MILAnomalyModule` (net, loss, optimizer, scheduler, frames_per_snippet), and
     crop_sampling: which crops a training step uses: `one_random` (the official per-crop-file instances:
         one crop per video and step), `all` (every crop, averaged inside the model), `mean`.
 
-    Subclasses set `model_id` and `official_keys` (official module name -> the torch core's).
+    Subclasses set `model_id`, `official_keys` (official module name -> the torch core's, the map the
+    golden tests prove) and `official_checkpoint_format`.
     """
 
-    official_keys: Callable[[], dict[str, str]] | None = None
+    official_keys: Callable[[], dict[str, str]]
 
     def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
                  scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16,
@@ -34,10 +56,9 @@ class CropInstanceMILModule(MILAnomalyModule):
         self.crop_sampling = check_crop_sampling(crop_sampling)
 
     @classmethod
-    def official_key_map(cls) -> dict[str, str] | None:
-        """Official state_dict module names -> this module's (`model.` + the core's), for authors' checkpoints."""
-        keys = cls.official_keys
-        return None if keys is None else {k: f"model.{v}" for k, v in keys().items()}
+    def convert_official_state_dict(cls, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """An authors' state_dict in the torch core's names (`vadbench test --ckpt_path <official file>`)."""
+        return rename_official(state, cls.official_keys())
 
     def training_step(self, batch: MILBatch, batch_idx: int) -> torch.Tensor:
         out = self.model.training_forward(training_crops(batch.features, self.crop_sampling))
@@ -49,4 +70,5 @@ class CropInstanceMILModule(MILAnomalyModule):
         return self.model(batch.features, batch.mask)
 
     def result_metadata(self) -> dict:
-        return {"params": sum(p.numel() for p in self.model.parameters()), "crop_sampling": self.crop_sampling}
+        return {"params": sum(p.numel() for p in self.model.parameters()), "crop_sampling": self.crop_sampling,
+                **self.official_weights_metadata()}

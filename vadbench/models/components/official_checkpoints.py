@@ -1,97 +1,108 @@
-"""Authors' released checkpoints through `vadbench test --ckpt_path <file>`.
+"""Authors' released checkpoints through `vadbench test --config <model>/<dataset>.yaml --ckpt_path FILE`.
 
-An official checkpoint is usually the bare `state_dict` of the authors' network saved with
-`torch.save` (UR-DMU's `ucf_trans_2022.pkl` / `xd_trans_2022.pkl`, BN-WVAD's `xd_best.pkl`), not a
-Lightning checkpoint. A LightningModule class that can read its authors' files declares the key map
-its golden tests prove:
+An official code saves a bare `state_dict` (MGFN's `mgfn_ucf.pkl`, UR-DMU's `*_trans_2022.pkl`,
+RTFM's `.pkl`) in its own key names. A LightningModule that can read one mixes in
+`OfficialCheckpointMixin` and defines
 
+    official_checkpoint_format: str          # what such a file is, for the result JSON
     @classmethod
-    def official_key_map(cls) -> dict[str, str] | None:   # official module name -> ours (under the module)
-        return {"Amemory": "model.abnormal_memory", ...}
+    def convert_official_state_dict(cls, state: dict) -> dict   # official names -> `self.model` names
 
-(`components.crop_instance_module.CropInstanceMILModule` declares it from its core's map.)
-
-`lightning_checkpoint_from_official(class_path, path)` (called by the CLI before anything reads the
-checkpoint): when `path` holds a bare state dict (read with `weights_only`, tensors only) and the
-class declares a map, every key is renamed through the map (module name replaced, parameter name
-kept; a key with no counterpart is an error naming it) and written as a minimal Lightning checkpoint
-(`state_dict` only, no hyper-parameters, so the config's model options stay) in a temporary folder
-removed at exit. Lightning then loads it strictly: a model configured differently from the authors'
-network is refused with the missing / unexpected keys. The result file records the official path and
-`model_selection: authors_checkpoint` (see `vadbench.trainer_cli`).
+(the key map its golden tests prove). The CLI wraps the file, once the run folder exists, into a
+Lightning checkpoint there (`wrap_official_checkpoint`) holding the official tensors untouched; when
+Lightning loads it, `on_load_checkpoint` converts them, checks every key and shape against the model
+(an error names the file and what does not fit) and the result JSON records
+`extras.weights = {"source": "authors' checkpoint", "file", "sha256", "format"}`. A Lightning
+checkpoint (`vadbench fit`'s) is never touched.
 """
 
 from __future__ import annotations
 
-import atexit
+import hashlib
 import importlib
-import shutil
-import tempfile
 from pathlib import Path
 
+import lightning as L
 import torch
 
-from vadbench.models.components.weights import WeightsError, read_checkpoint
+from vadbench.models.components.weights import WeightsError, normalise_state_dict
 
-AUTHORS_SELECTION = "authors_checkpoint"   # `model_selection` of a result tested on an authors' checkpoint
-
-
-def rename_official(key: str, key_map: dict[str, str]) -> str:
-    """`<official module>.<leaf>` -> `<our module>.<leaf>`; a module the map lacks is an error."""
-    module, _, leaf = key.rpartition(".")
-    if module not in key_map:
-        raise WeightsError(f"official key {key!r} has no counterpart in the key map")
-    return f"{key_map[module]}.{leaf}"
+OFFICIAL_KEY = "vadbench_official_checkpoint"
+AUTHORS = "authors' checkpoint"
 
 
-def convert_official_state(state: dict[str, torch.Tensor], key_map: dict[str, str], path: str | Path = "") -> dict:
-    """The official `state_dict` under our names (tensors as stored)."""
-    out = {}
-    for key, value in state.items():
-        try:
-            out[rename_official(key, key_map)] = value
-        except WeightsError as err:
-            raise WeightsError(f"official checkpoint {path}: {err}") from None
-    return out
-
-
-def _module_class(class_path: str | None) -> type | None:
-    if not class_path or "." not in str(class_path):
+def official_reader(class_path: str | None) -> type | None:
+    """The LightningModule class at `class_path` if it reads official checkpoints, else None."""
+    if not class_path or "." not in class_path:
         return None
-    module, _, name = str(class_path).rpartition(".")
+    module, name = class_path.rsplit(".", 1)
     try:
-        return getattr(importlib.import_module(module), name)
+        cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
         return None
+    return cls if callable(getattr(cls, "convert_official_state_dict", None)) else None
 
 
-def _temp_dir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="vadbench-official-ckpt-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder
-
-
-def lightning_checkpoint_from_official(class_path: str | None, path: str | Path) -> Path | None:
-    """A Lightning checkpoint holding the official file's weights under our names, or None when `path`
-    is a Lightning checkpoint already, not a bare state dict, or the class declares no key map."""
-    cls = _module_class(class_path)
-    key_map = getattr(cls, "official_key_map", lambda: None)()
-    path = Path(path).expanduser()
-    if key_map is None or not path.is_file():
-        return None
+def _load(path: str | Path) -> object | None:
     try:
-        raw = read_checkpoint(path)                 # tensors and containers only: an authors' file
-    except WeightsError:
-        return None                                 # e.g. a Lightning checkpoint with pickled objects
-    if not isinstance(raw, dict) or "state_dict" in raw or not raw:
+        return torch.load(Path(path).expanduser(), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - not a readable tensor file: the CLI's own checks report it
         return None
-    if not all(isinstance(v, torch.Tensor) for v in raw.values()):
-        return None
-    import lightning
 
-    state = {k: v for k, v in raw.items()}
-    ckpt = {"state_dict": convert_official_state(state, key_map, path),
-            "pytorch-lightning_version": lightning.__version__, "official_checkpoint": str(path.resolve())}
-    out = _temp_dir() / f"{path.stem}.official.ckpt"
-    torch.save(ckpt, out)
+
+def is_official_checkpoint(path: str | Path, class_path: str | None) -> bool:
+    """True when the model reads official checkpoints and `path` is a tensor file that is not a
+    Lightning checkpoint (no `pytorch-lightning_version`)."""
+    if official_reader(class_path) is None or not Path(path).expanduser().is_file():
+        return False
+    raw = _load(path)
+    return isinstance(raw, dict) and "pytorch-lightning_version" not in raw
+
+
+def wrap_official_checkpoint(path: str | Path, out_dir: str | Path) -> Path:
+    """Write `out_dir/official_<name>.ckpt`: a Lightning checkpoint carrying the official tensors
+    (unconverted; `OfficialCheckpointMixin.on_load_checkpoint` converts them) and their provenance."""
+    path = Path(path).expanduser().resolve()
+    state = normalise_state_dict(_load(path), path)          # a `module.` prefix (DataParallel) is stripped
+    out = Path(out_dir) / f"official_{path.stem}.ckpt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    info = {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "state": state}
+    torch.save({"pytorch-lightning_version": L.__version__, "state_dict": {}, OFFICIAL_KEY: info}, out)
     return out
+
+
+class OfficialCheckpointMixin:
+    """For a LightningModule (before it in the bases) that defines `convert_official_state_dict`."""
+
+    official_checkpoint_format = "the official code's state_dict"
+    official_weights: dict | None = None
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        info = checkpoint.get(OFFICIAL_KEY)
+        if info is not None:
+            try:
+                converted = self.convert_official_state_dict(info["state"])
+            except (KeyError, ValueError) as err:
+                raise WeightsError(f"--ckpt_path {info['file']}: not {self.official_checkpoint_format}: {err}") from err
+            own = {k: v for k, v in self.state_dict().items() if k.startswith("model.")}
+            mapped = {f"model.{k}": v for k, v in converted.items()}
+            missing = sorted(set(own) - set(mapped))
+            unexpected = sorted(set(mapped) - set(own))
+            wrong = sorted(k for k in set(own) & set(mapped) if tuple(own[k].shape) != tuple(mapped[k].shape))
+            if missing or unexpected or wrong:
+                detail = [f"{len(missing)} of this model's tensors missing (e.g. {missing[:3]})" if missing else "",
+                          f"{len(unexpected)} not in this model (e.g. {unexpected[:3]})" if unexpected else "",
+                          (f"{len(wrong)} with another shape (e.g. {wrong[0]}: {tuple(mapped[wrong[0]].shape)} in the "
+                           f"file, {tuple(own[wrong[0]].shape)} expected)") if wrong else ""]
+                raise WeightsError(f"--ckpt_path {info['file']}: as {self.official_checkpoint_format} it does not fit "
+                                   f"{type(self).__name__} as configured: " + "; ".join(d for d in detail if d))
+            checkpoint["state_dict"] = {**self.state_dict(), **{k: v.to(own[k].dtype) for k, v in mapped.items()}}
+            self.official_weights = {"source": AUTHORS, "file": info["file"], "sha256": info["sha256"],
+                                     "format": self.official_checkpoint_format}
+        super_hook = getattr(super(), "on_load_checkpoint", None)
+        if super_hook is not None:
+            super_hook(checkpoint)
+
+    def official_weights_metadata(self) -> dict:
+        """`{"weights": {...}}` for `result_metadata` when the weights came from an official file."""
+        return {"weights": self.official_weights} if self.official_weights else {}

@@ -16,3 +16,4 @@ class URDMU(CropInstanceMILModule):
 
     model_id = "urdmu"
     official_keys = staticmethod(official_key_map)
+    official_checkpoint_format = "the official UR-DMU code's state_dict (henrryzh1/UR-DMU model.py WSAD)"
