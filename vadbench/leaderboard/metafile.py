@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import yaml
 
 SHARED_FILE = Path(__file__).with_name("tables.yaml")  # metric declarations and few-shot shot overrides
-DATASETS = ("ucf_crime", "shanghaitech", "ucsd_ped2", "hmdb51", "kinetics100", "ucf_crime_v2", "any")
+DATASETS = ("ucf_crime", "shanghaitech", "ucsd_ped2", "xd_violence", "hmdb51", "kinetics100", "ucf_crime_v2", "any")
 REQUIRED = ("paper", "table", "model", "label", "dataset", "setting", "metric", "value")
 SOURCE_PRIORITY = {"this_paper": 0, "reimplemented": 1, "original_paper": 2}
 TOP_LEVEL_KEYS = ("model", "paper", "configs", "metrics", "papers", "results", "ablations", "tables")

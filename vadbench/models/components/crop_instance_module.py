@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from torch import nn
 
 from vadbench.data.mil.batch import MILBatch
 from vadbench.models.components.crops import CropSampling, check_crop_sampling, training_crops
@@ -38,7 +36,7 @@ def rename_official(state: dict[str, torch.Tensor], key_map: dict[str, str]) -> 
 
 
 class CropInstanceMILModule(OfficialCheckpointMixin, MILAnomalyModule):
-    """Args: see `MILAnomalyModule` (net, loss, optimizer, scheduler, frames_per_snippet), and
+    """Args: `crop_sampling`, and **kwargs: `MILAnomalyModule`'s (net, loss, optimizer, scheduler, ...).
     crop_sampling: which crops a training step uses: `one_random` (the official per-crop-file instances:
         one crop per video and step), `all` (every crop, averaged inside the model), `mean`.
 
@@ -48,11 +46,8 @@ class CropInstanceMILModule(OfficialCheckpointMixin, MILAnomalyModule):
 
     official_keys: Callable[[], dict[str, str]]
 
-    def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
-                 scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16,
-                 crop_sampling: CropSampling = "one_random"):
-        super().__init__(net=net, loss=loss, optimizer=optimizer, scheduler=scheduler,
-                         frames_per_snippet=frames_per_snippet)
+    def __init__(self, *, crop_sampling: CropSampling = "one_random", **kwargs):
+        super().__init__(**kwargs)
         self.crop_sampling = check_crop_sampling(crop_sampling)
 
     @classmethod
