@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.golden.crop_models import check_full_gradients, check_gradients, check_test_path
 from tests.golden.official import feature_file, load, load_official, official_state, rel_err, rename
 from vadbench.models.bn_wvad import BNWVADLoss, BNWVADModel, official_key_map
 
@@ -48,15 +49,7 @@ def test_eval_scores_their_parts_and_the_test_path_match_official(golden):
         _, head_scores, dfm = model.head(golden["one_crop"][:, :, 0])
         assert rel_err(head_scores, a["eval_normal_scores_f64"]) < TOL
         assert rel_err(dfm[0], a["eval_distance1_f64"]) < TOL and rel_err(dfm[1], a["eval_distance2_f64"]) < TOL
-        for name, video in golden["tests"].items():
-            assert rel_err(model(video)[0], a[f"{name}_scores_f64"]) < TOL, name
-        t0, t1 = golden["tests"]["test0"], golden["tests"]["test1"]
-        batch = torch.zeros((2,) + t0.shape[1:], dtype=t0.dtype)
-        batch[0], batch[1, :t1.shape[1]] = t0[0], t1[0]
-        mask = torch.arange(t0.shape[1])[None] < torch.tensor([t0.shape[1], t1.shape[1]])[:, None]
-        scores = model(batch, mask)
-    assert rel_err(scores[0], a["test0_scores_f64"]) < TOL
-    assert rel_err(scores[1, :t1.shape[1]], a["test1_scores_f64"]) < TOL
+    check_test_path(model, golden["tests"], a, TOL)
 
 
 def train_step(golden, variant="", loss_fn=None, **model_args):
@@ -83,20 +76,11 @@ def test_train_step_statistics_selection_losses_and_gradients_match_official(gol
     assert rel_err(terms["mpp_1"], a[f"train_loss_mpp_layer1_{tag}"]) < TOL
     assert rel_err(terms["mpp_1"] + terms["mpp_2"], a[f"train_loss_mpp_loss_{tag}"]) < TOL
     assert rel_err(terms["loss"], a[f"train_loss_total_loss_{tag}"]) < TOL
-    params = dict(model.named_parameters())
-    for i, name in enumerate(meta["param_names"]):
-        grad = params[names[name]].grad
-        norm = a[f"train_grad_norms_{tag}"][i]
-        assert rel_err(grad.norm(), norm) < TOL, name
-        flat = grad.reshape(-1).numpy()
-        wsum = float((flat * ((np.arange(flat.size) % 97) / 97)).sum())
-        assert abs(wsum - a[f"train_grad_wsums_{tag}"][i]) <= TOL * max(abs(a[f"train_grad_wsums_{tag}"][i]), 1e-3 * norm), name
+    check_gradients(model, names, meta["param_names"], a[f"train_grad_norms_{tag}"], a[f"train_grad_wsums_{tag}"], TOL)
     if not variant:
-        for name in meta["param_names"]:
-            key = f"train_grad_{name.replace('.', '_')}_f64"
-            if key in a:
-                assert rel_err(params[names[name]].grad, a[key]) < TOL, name
+        assert check_full_gradients(model, names, meta["param_names"], a, "train_grad_", TOL) == 7
         # the official clip_grad_norm_(1.0) (our trainer.gradient_clip_val) gives the recorded step
+        params = dict(model.named_parameters())
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         clipped = np.array([float(params[names[n]].grad.norm()) for n in meta["param_names"]])
         assert rel_err(clipped, a["train_clipped_grad_norms_f64"]) < TOL

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.golden.crop_models import check_full_gradients, check_gradients, check_test_path
 from tests.golden.official import feature_file, load, load_official, official_state, rel_err, rename, u
 from vadbench.models.urdmu import URDMULoss, URDMUModel, official_key_map
 
@@ -67,16 +68,7 @@ def test_eval_forward_and_test_path_match_official(golden):
     a = golden["a"]
     with torch.no_grad():
         assert rel_err(model(golden["one_crop"]), a["eval_scores_f64"]) < TOL
-        for name, video in golden["tests"].items():
-            assert rel_err(model(video)[0], a[f"{name}_scores_f64"]) < TOL, name
-        # a padded batch of both test videos gives each its own scores
-        t0, t1 = golden["tests"]["test0"], golden["tests"]["test1"]
-        batch = torch.zeros((2,) + t0.shape[1:], dtype=t0.dtype)
-        batch[0], batch[1, :t1.shape[1]] = t0[0], t1[0]
-        mask = torch.arange(t0.shape[1])[None] < torch.tensor([t0.shape[1], t1.shape[1]])[:, None]
-        scores = model(batch, mask)
-    assert rel_err(scores[0], a["test0_scores_f64"]) < TOL
-    assert rel_err(scores[1, :t1.shape[1]], a["test1_scores_f64"]) < TOL
+    check_test_path(model, golden["tests"], a, TOL)
 
 
 @pytest.fixture(scope="module", params=["train", "train4d"])
@@ -96,18 +88,8 @@ def test_train_step_loss_terms_and_gradients_match_official(golden, official_ste
     assert set(terms) == set(TERMS)
     for ours, (official, weight) in TERMS.items():
         assert rel_err(terms[ours], weight * a[f"{prefix}_{official}_f64"]) < TOL, ours
-    params = dict(model.named_parameters())
-    for i, name in enumerate(meta["param_names"]):
-        grad = params[names[name]].grad
-        assert rel_err(grad.norm(), a[f"{prefix}_grad_norms_f64"][i]) < TOL, name
-        flat = grad.reshape(-1).numpy()
-        wsum = float((flat * ((np.arange(flat.size) % 97) / 97)).sum())
-        assert abs(wsum - a[f"{prefix}_grad_wsums_f64"][i]) <= TOL * max(abs(a[f"{prefix}_grad_wsums_f64"][i]), 1e-3 * a[f"{prefix}_grad_norms_f64"][i]), name
-    for key in a.files if hasattr(a, "files") else a:
-        if key.startswith(f"{prefix}_grad_") and key.endswith("_f64") and "norms" not in key and "wsums" not in key:
-            official = key[len(prefix) + 6:-4]
-            name = next(n for n in meta["param_names"] if n.replace(".", "_") == official)
-            assert rel_err(params[names[name]].grad, a[key]) < TOL, name
+    check_gradients(model, names, meta["param_names"], a[f"{prefix}_grad_norms_f64"], a[f"{prefix}_grad_wsums_f64"], TOL)
+    assert check_full_gradients(model, names, meta["param_names"], a, f"{prefix}_grad_", TOL) == 7
 
 
 @pytest.mark.parametrize("loss_args, term", [
