@@ -7,10 +7,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from vadbench.leaderboard.board import duplicate_rows, group_records
+from vadbench.models.discovery import model_folders
 from vadbench.results import load_records
 
 ROOT = Path(__file__).resolve().parents[2] / "leaderboards"
-MODELS = {"rtfm", "sultani", "ssrl", "msip", "sta_mil", "trx", "skps_net"}
+MODELS = {m.name for m in model_folders()}        # every model folder: rtfm, sultani, ..., urdmu, bn_wvad
 FEW_SHOT = {"trx", "skps_net"}
 
 
