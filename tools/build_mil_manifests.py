@@ -4,13 +4,16 @@
 
 Labels are derived explicitly, never from list positions: UCF-Crime by the `Normal` name prefix,
 ShanghaiTech by the existence of a frame mask (test) or membership of the official anomalous
-training block checked against the masks (train).
+training block checked against the masks (train), XD-Violence by the `_label_A` tag of its normal
+videos (the official rule of Wu et al.'s `make_gt.py`). XD-Violence's splits come from UR-DMU's
+per-crop lists (one `<video>__<c>.npy` per line, collapsed to videos in list order).
 """
 
 import sys
 from pathlib import Path
 
 from vadbench.data.manifest import SplitEntry, video_name_from_list_line, write_split
+from vadbench.data.mil.layouts import collapse_crop_list
 from vadbench.paths import MANIFESTS_DIR
 
 
@@ -28,6 +31,11 @@ def main(shared: str) -> None:
         # ShanghaiTech anomalous videos are exactly those with a frame mask (107 = 63 train + 44 test).
         write_split(MANIFESTS_DIR / "shanghaitech" / f"{split}.txt",
                     [SplitEntry(n, int(n in masks)) for n in names])
+    wu = Path(shared) / "reference_data" / "henrryzh1_UR-DMU" / "list"
+    for split, path in {"train": wu / "XD_Train.list", "test": wu / "XD_Test.list"}.items():
+        videos = collapse_crop_list([l for l in path.read_text().splitlines() if l.strip()], path)
+        write_split(MANIFESTS_DIR / "xd_violence" / f"{split}.txt",
+                    [SplitEntry(v, 0 if "_label_A" in v else 1) for v, _ in videos])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 
 class VadbenchError(Exception):
@@ -30,6 +31,17 @@ class CheckpointError(VadbenchError, ValueError):
 
 class DataError(VadbenchError, ValueError):
     """A data split that cannot be used (empty list, a class missing, ...)."""
+
+
+def not_a_file(path: str | Path) -> str | None:
+    """Why `path` cannot be read as a file, for an error message (None when it is a regular file):
+    `is a directory, not a file`, `is not a regular file` or `not found`."""
+    p = Path(path)
+    if p.is_file():
+        return None
+    if p.is_dir():
+        return "is a directory, not a file"
+    return "is not a regular file" if p.exists() else "not found"
 
 
 def debug_enabled() -> bool:

@@ -13,7 +13,11 @@ Schema (version 1), shared by every pipeline and read by the leaderboard:
       "data_source": "real" | "synthetic",
       "backbone": "pretrained" | "random_init" | null,
       "seed": 0,
-      "config": {...},                      # the fully resolved config
+      "config": {...},                      # the fully resolved config, with the values the run used
+                                            # (`run_facts` that are options: see record_used_values)
+      "run_facts": {...},                   # what the evaluation used, whatever the config said: MIL
+                                            # frames_per_snippet (+ _from: config / sidecars / default),
+                                            # feature_dim, ucf_frame_numbering, ground_truth file
       "git_revision": "abc123" | null,
       "data_fingerprint": "sha256:..." | null,
       "ckpt_path": "..." | null,
@@ -25,6 +29,7 @@ Schema (version 1), shared by every pipeline and read by the leaderboard:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -85,7 +90,10 @@ def make_record(
     data_fingerprint: str | None = None,
     ckpt_path: str | None = None,
     extras: dict | None = None,
+    run_facts: dict | None = None,
 ) -> dict:
+    run_facts = dict(run_facts or {})
+    config = record_used_values(copy.deepcopy(config or {}), run_facts)
     return _jsonable({
         "schema": SCHEMA_VERSION,
         "model": model,
@@ -97,7 +105,8 @@ def make_record(
         "data_source": data_source,
         "backbone": backbone,
         "seed": seed,
-        "config": config or {},
+        "config": config,
+        "run_facts": run_facts,
         "git_revision": git_revision(),
         "data_fingerprint": data_fingerprint,
         "ckpt_path": ckpt_path,
@@ -105,6 +114,22 @@ def make_record(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "vadbench_version": __version__,
     })
+
+
+def record_used_values(config: dict, run_facts: dict) -> dict:
+    """Write into `config` (a resolved config as a dict) the values the run used: a run fact named like
+    an option of the data or the model (`frames_per_snippet`, `feature_dim`, `ucf_frame_numbering`)
+    replaces that option's configured value, so the recorded config never contradicts what was scored
+    (the data's `frames_per_snippet: null` reads 8 when the sidecars gave 8, and the model's value,
+    which the evaluation batches override, reads the same). Returns `config`."""
+    for part in ("data", "model"):
+        init_args = config.get(part, {}).get("init_args") if isinstance(config.get(part), dict) else None
+        if not isinstance(init_args, dict):
+            continue
+        for key, value in run_facts.items():
+            if key in init_args and value is not None:
+                init_args[key] = value
+    return config
 
 
 def _slug(text: str) -> str:

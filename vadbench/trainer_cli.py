@@ -166,7 +166,10 @@ class VadbenchCLI(LightningCLI):
             data_fingerprint=data_meta.get("data_fingerprint"),
             ckpt_path=_absolute(ckpt_path),
             extras={**data_meta.get("extras", {}), **model_meta,
+                    **({"metric_definitions": self.model.metric_definitions()}
+                       if hasattr(self.model, "metric_definitions") else {}),
                     **({"run_dir": str(self.run_dir)} if getattr(self, "run_dir", None) else {})},
+            run_facts=data_meta.get("run_facts"),
         )
         from vadbench.loggers import log_test_result, wandb_run_info
 

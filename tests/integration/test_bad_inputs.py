@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning.pytorch  # noqa: F401  (at collection: its log handler must not bind to one test's captured stderr)
 import numpy as np
 import pytest
 import torch
@@ -146,11 +147,20 @@ def test_sidecar_frames_per_snippet_is_used_when_the_config_leaves_it_unset(data
         p = line.split()
         lines.append(" ".join(p[:2] + [str(max(1, int(x) // 2)) if int(x) > 0 else x for x in p[2:]]))
     truth.write_text("\n".join(lines) + "\n")
-    cli = run_cli(_args(data, tmp_path, "fit", "--data.init_args.frames_per_snippet=null", "--trainer.max_steps=1"))
+    cli = run_cli(_args(data, tmp_path, "fit", "--data.init_args.frames_per_snippet=null", "--trainer.max_steps=1",
+                        "--data.init_args.ucf_frame_numbering=0-based"))
     assert cli.datamodule.frames_per_snippet == 8
     (rec,) = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
     assert rec["metrics"]["num_frames"] == 8 * sum(lengths.values())
     assert rec["extras"]["frames_per_snippet"] == 8 and rec["extras"]["extraction"]["stride"] == 8
+    # issue #20: the result file records the values the scoring used, never the model's default 16
+    facts, config = rec["run_facts"], rec["config"]
+    assert facts["frames_per_snippet"] == 8 and "extraction sidecars" in facts["frames_per_snippet_from"]
+    assert config["model"]["init_args"]["frames_per_snippet"] == 8 == config["data"]["init_args"]["frames_per_snippet"]
+    assert facts["ucf_frame_numbering"] == "0-based" == config["data"]["init_args"]["ucf_frame_numbering"]
+    assert facts["ground_truth"] == str(truth) and facts["feature_dim"] == 32
+    scores = np.load(str(next((tmp_path / "results").glob("*.json"))).removesuffix(".json") + ".scores.npz")
+    assert int(scores["frames_per_snippet"]) == 8
 
 
 def test_truncated_checkpoint_given_to_ckpt_path(data, tmp_path, capsys):
@@ -177,6 +187,34 @@ def test_missing_annotation_and_feature_files(data, tmp_path, capsys):
     victim = sorted((data / "features" / "test").glob("*.npy"))[0]
     victim.unlink()
     _fails(capsys, _args(data, tmp_path, "test"), victim.name, "not found")
+
+
+def test_a_feature_path_that_is_a_directory_is_named_as_one(data, tmp_path, capsys):
+    """Issue #20: a folder in a feature file's place was reported as `feature file not found`."""
+    victim = sorted((data / "features" / "test").glob("*.npy"))[0]
+    victim.unlink()
+    victim.mkdir()
+    text = _fails(capsys, _args(data, tmp_path, "test"), str(victim), "is a directory")
+    assert "not found" not in text
+
+
+def test_a_video_listed_twice_is_an_error_naming_the_list_and_the_video(data, tmp_path, capsys):
+    """Issue #20: a test video listed twice was scored twice (its frames counted twice in the AUC),
+    silently. Official `.list` files (the same video under another machine's path counts) and
+    `<name> <label>` split files, test and train lists alike, are refused before anything runs."""
+    lines = (data / "test.list").read_text().splitlines()
+    video = lines[1].rsplit("\\", 1)[-1].removesuffix("_i3d.npy")
+    twice = tmp_path / "test_twice.list"
+    twice.write_text("\n".join(lines + [f"/home/someone/UCF_Test/{video}_i3d.npy"]) + "\n")
+    text = _fails(capsys, _args(data, tmp_path, "test", f"--data.init_args.test_list={twice}"),
+                  str(twice), f"1 video listed more than once: {video} (2x)")
+    assert len(text.strip().splitlines()) == 1 and not (tmp_path / "results").exists()
+    split = tmp_path / "train_split.txt"
+    names = sorted(f.name.removesuffix("_i3d.npy") for f in (data / "features" / "train").glob("*.npy"))
+    split.write_text("".join(f"{n} {int(not n.startswith('Normal'))}\n" for n in names + names[:2] + names[:1]))
+    _fails(capsys, _args(data, tmp_path, "fit", f"--data.init_args.train_list={split}"),
+           str(split), f"2 videos listed more than once: {names[0]} (3x), {names[1]} (2x)")
+    assert _no_checkpoint(tmp_path)
 
 
 def test_ground_truth_longer_than_the_video(data, tmp_path, capsys):

@@ -41,5 +41,6 @@ def test_two_process_ddp_auc_equals_single_process(tmp_path):
     assert two["config"]["trainer"]["devices"] == 2 and two["config"]["trainer"]["strategy"] == "ddp"
     assert one["metrics"]["num_videos"] == two["metrics"]["num_videos"] == 13
     assert one["metrics"]["num_frames"] == two["metrics"]["num_frames"]
-    for key in ("frame_auc_micro", "frame_auc_macro", "frame_ap_micro"):
+    for key in ("frame_auc_micro", "frame_auc_macro", "frame_ap_micro", "frame_pr_auc_micro", "frame_auc_abnormal",
+                "frame_ap_abnormal", "frame_far_normal"):
         assert one["metrics"][key] == two["metrics"][key], key

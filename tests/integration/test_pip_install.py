@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -22,9 +23,18 @@ def test_pip_install_into_a_fresh_venv_and_run_from_another_folder(tmp_path):
     shutil.copytree(REPO, src, symlinks=True,
                     ignore=lambda d, names: [n for n in names if n in SKIP or n.endswith(".egg-info")])
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # The new venv sees the packages of the environment running the tests (pip, the build backend,
+    # vadbench's dependencies): in a fresh venv, what `make install` installed from the project's own
+    # files, never the base interpreter's packages by accident (issue #20: `system_site_packages`
+    # meant the base interpreter's, so a fresh venv failed on a build tool the project never installed).
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    outer = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])
+    Path(purelib, "_tests_outer_env.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({d!r})" for d in outer if Path(d).is_dir()) + "\n")
     env["PIP_NO_INDEX"] = "1"          # never a network call: the dependencies are the system's
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     out = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", str(src)],

@@ -15,6 +15,7 @@ from vadbench.trainer_cli import _resolve_config_args
 from vadbench.data.episodic import EpisodicVideoDataModule
 from vadbench.models.skps_net import SKPSNet
 from tests.imagenet_cache import imagenet_cache  # noqa: F401 - fixture
+from tests.progress import wait_while_working
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "skps_net"
 TINY = ["--trainer.max_steps=2", "--trainer.enable_progress_bar=false", "--data.init_args.test_episodes=3",
@@ -131,9 +132,10 @@ def test_table4_selected_key_patch_beats_central_patch_on_synthetic_5shot(tmp_pa
 
     The class cue is a small moving object in one quadrant of a 128 px frame; the global branch sees the
     frame at 64 px, the 64 px key patch is cut from the full frame. Two fits (selected, central) run in
-    parallel processes, one thread each (about 5 minutes). Measured: seed 0, selected 0.748 +- 0.011 vs
-    central 0.653 +- 0.013 over 1000 test episodes; the trained selection puts the patch on the object in
-    86% of test frames, the central patch in 1%.
+    parallel processes, one thread each (about 5 minutes on 2 idle cores; 13 minutes at load 15). No clock
+    limit: the budget is the config's step count (a hung fit is killed, see tests/progress.py). Measured
+    2026-12-07: seed 0, selected 0.640 +- 0.012 vs central 0.585 +- 0.012 over 1000 test episodes; the
+    trained selection puts the patch on the object in 91% of test frames, the central patch in 1%.
 
     Also the regression for constant predictions (accuracy exactly 0.200) of random-init trunks trained
     without clipping: eval-mode features must stay on the training scale (see the model README).
@@ -143,20 +145,26 @@ def test_table4_selected_key_patch_beats_central_patch_on_synthetic_5shot(tmp_pa
     config = str(CONFIGS / "synthetic_5w5s.yaml")
     VadbenchCLI(args=_resolve_config_args(["--config", config]), run=False).datamodule.prepare_data()   # generate once, not twice
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VADBENCH_HOME": str(tmp_path / "home")}
-    procs = {mode: subprocess.Popen([sys.executable, "-m", "vadbench.cli", "fit", "--config", config,
-                                     f"--model.init_args.net.init_args.patch_mode={mode}", "--trainer.enable_progress_bar=false",
-                                     f"--trainer.default_root_dir={tmp_path / mode}", f"--results_dir={tmp_path / mode}"],
-                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for mode in ("selected", "central")}
+    logs = {mode: tmp_path / f"{mode}.log" for mode in ("selected", "central")}
+    procs = {}
+    for mode, log in logs.items():
+        with log.open("w") as out:
+            procs[mode] = subprocess.Popen([sys.executable, "-m", "vadbench.cli", "fit", "--config", config,
+                                            f"--model.init_args.net.init_args.patch_mode={mode}",
+                                            "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={tmp_path / mode}",
+                                            f"--results_dir={tmp_path / mode}"],
+                                           env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    # the budget is the config's step count: no clock limit (a busy machine only makes it slower);
+    # a fit that uses no CPU for 15 minutes is hung and killed (tests/progress.py)
+    wait_while_working(list(procs.values()))
     acc = {}
     for mode, proc in procs.items():
-        out, _ = proc.communicate(timeout=1200)
-        assert proc.returncode == 0, out[-3000:]
+        assert proc.returncode == 0, logs[mode].read_text()[-3000:]
         acc[mode] = json.loads(next((tmp_path / mode).glob("*.json")).read_text())["metrics"]
     print({m: (round(a["accuracy"], 4), round(a["accuracy_ci95"], 4)) for m, a in acc.items()})
     assert acc["selected"]["num_episodes"] == 1000 and acc["central"]["accuracy"] > 0.5     # chance: 0.2
     gap = acc["selected"]["accuracy"] - acc["central"]["accuracy"]
-    assert gap > acc["selected"]["accuracy_ci95"] + acc["central"]["accuracy_ci95"]       # measured 0.089 > 0.026 (2026-12-01)
+    assert gap > acc["selected"]["accuracy_ci95"] + acc["central"]["accuracy_ci95"]       # measured 0.056 > 0.024 (2026-12-07)
 
     cli = VadbenchCLI(args=_resolve_config_args(["--config", config]), run=False)
     model, dm = cli.model, cli.datamodule

@@ -66,7 +66,8 @@ def test_two_fits_and_report_read_back_from_offline_runs(tiny_synthetic_mil, off
         assert [h["trainer/global_step"] for h in steps] == [1, 3, 5]
         assert {"train/loss", "train/magnitude", "train/classification", "train/sparsity"} <= set(steps[0])
         # test metrics as summary values, equal to the result JSON
-        for name in ("frame_auc_micro", "frame_ap_micro", "frame_auc_macro"):
+        for name in ("frame_auc_micro", "frame_ap_micro", "frame_auc_macro", "frame_auc_abnormal", "frame_ap_abnormal",
+                     "frame_far_normal"):
             assert run["summary"][f"test/{name}"] == pytest.approx(rec["metrics"][name])
         # ROC and PR curves as wandb.plot charts (tables of points)
         roc, pr = run["tables"]["test/roc_curve_table"], run["tables"]["test/pr_curve_table"]

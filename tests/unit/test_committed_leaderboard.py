@@ -50,3 +50,29 @@ def test_the_real_ped2_runs_are_labelled_random_init_and_have_no_difference_to_t
         assert f"| {g.model} | {g.setting} | real | random_init | last | 0,1,2 |" in section
     if "paper" in section.split("\n")[2]:       # a paper number beside a random-init run: never a Δ
         assert "n/c (random_init)" in section
+
+
+def _section(text: str, title: str) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of the markdown table under `### <title>`."""
+    block = text.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    lines = [line for line in block.splitlines() if line.startswith("|")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    return cells[0], [c for c in cells[2:]]
+
+
+def test_the_board_holds_the_published_xd_violence_numbers_with_ap_first():
+    """Issue 21: the XD-Violence tables of the committed board lead with AP and hold the numbers transcribed in
+    vadbench/models/rtfm/metafile.yml (re-prints; the RTFM paper's own text is not readable here)."""
+    text = (ROOT / "README.md").read_text()
+    header, rows = _section(text, "VadCLIP table1")          # VadCLIP's AP: scikit-learn average precision
+    assert header[3:] == ["xd_violence frame AP (%)"]
+    assert rows == [["Sultani et al. (Sultani, Chen, and Shah 2018)", "sultani", "features=clip", "75.18"],
+                    ["RTFM (Tian et al. 2021)", "rtfm", "features=clip", "78.27"]]
+    header, rows = _section(text, "Holmes-VAD table1")       # RTFM's own I3D number, quoted
+    assert header[3:] == ["xd_violence frame AP, official PR-AUC (%)"]
+    assert rows == [["RTFM [45]", "rtfm", "default", "77.81"]]
+    header, rows = _section(text, "VadCLIP table2")          # UCF-Crime, same paper: AUC and AUC_A
+    assert header[3:] == ["ucf_crime frame AUC (%)", "ucf_crime AUC_A, anomalous videos (%)"]
+    assert [r[3:] for r in rows] == [["84.14", "63.29"], ["85.66", "63.86"]]
+    refs = text.split("## Paper references", 1)[1].split("\n## ", 1)[0]
+    assert "| VadCLIP | VadCLIP: Adapting Vision-Language Models" in refs and "| Holmes-VAD | Holmes-VAD:" in refs

@@ -124,3 +124,71 @@ def test_clip_loader_cuts_the_annotated_segment(tmp_path):
     bright = lambda clip: (clip.amax(dim=1) > 160).flatten(1).any(dim=1)  # noqa: E731
     assert bright(with_segment).all()
     assert not bright(whole).all()
+
+
+def test_margin_rule_is_trxs_when_the_span_is_shorter_than_the_clip():
+    """TRX's `video_reader.py`: margins (1 and n - 2 at test, random in training) unless the span
+    between them is under T frames (`end - start < T`), then the whole video (issue #20)."""
+    assert eval_indices(10, 8).tolist() == [0, 1, 2, 3, 5, 6, 7, 9]   # n - 3 = 7 < 8: the whole video
+    assert eval_indices(11, 8).tolist() == [1, 2, 3, 4, 5, 6, 7, 9]   # n - 3 = 8: margins
+    assert eval_indices(12, 8).tolist() == [1, 2, 3, 4, 6, 7, 8, 10]
+
+    class LargestMargins:   # the start draw at its largest, the end draw at its smallest
+        def integers(self, low, high):
+            return high - 1 if low == 0 else low
+
+    assert trx_train_indices(10, 8, LargestMargins()).tolist() == [0, 1, 2, 3, 5, 6, 7, 9]   # span 1..8 < 8
+    assert trx_train_indices(20, 8, LargestMargins()).tolist() == [5, 6, 7, 8, 10, 11, 12, 14]   # span 5..14
+
+
+class _CodedVideo:
+    """A fake `VideoReader`: pixel (y, x) of frame t holds (t, y, x) in its three channels, so a clip
+    says which frames were read and where each was cut. 20 frames of 41 x 60 after the resize."""
+
+    num_frames, fps, height, width = 20, 10.0, 41, 60
+
+    def __init__(self, path):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def read(self, indices, height=None, min_width=None):
+        t, y, x = np.meshgrid(np.asarray(indices), np.arange(self.height), np.arange(self.width), indexing="ij")
+        return np.stack([t, y, x], axis=-1).astype(np.uint8)
+
+
+def test_clip_pipeline_one_crop_and_flip_per_training_clip_centred_crop_at_test(monkeypatch):
+    """Issue #20 pins: ONE random crop (and one flip draw) for all frames of a training clip; the centre
+    crop `((H - c) // 2, (W - c) // 2)` and the fixed TRX frame indices at test."""
+    import vadbench.data.episodic.dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "VideoReader", _CodedVideo)
+    loader = ClipLoader(seq_len=8, frame_height=41, crop_size=32, mean=(0, 0, 0), std=(1 / 255,) * 3)
+    rec = ClipRecord("a/v", "v.avi", 0)
+    test = loader(rec, None)                                      # (T, 3, 32, 32) = (t, y, x) codes
+    assert test[:, 0, 0, 0].tolist() == eval_indices(20, 8).tolist() == [1, 3, 5, 8, 10, 13, 15, 18]
+    assert test[:, 1, :, 0].tolist() == [list(range(4, 36))] * 8    # top (41 - 32) // 2 = 4 (not 5)
+    assert test[:, 2, 0, :].tolist() == [list(range(14, 46))] * 8   # left (60 - 32) // 2 = 14
+    crops, flips = set(), set()
+    for seed in range(12):
+        clip = loader(rec, np.random.default_rng(seed))
+        top, left = int(clip[0, 1, 0, 0]), int(clip[0, 2, 0, :].min())
+        flipped = bool(clip[0, 2, 0, 0] > clip[0, 2, 0, -1])
+        for t in range(8):                                        # every frame: the same window and flip
+            assert clip[t, 1, :, 0].tolist() == list(range(top, top + 32))
+            row = list(range(left, left + 32))
+            assert clip[t, 2, 0, :].tolist() == (row[::-1] if flipped else row), (seed, t)
+        crops.add((top, left))
+        flips.add(flipped)
+    assert len(crops) > 6 and flips == {True, False}               # random per clip, not fixed
+    rng = np.random.default_rng(3)                                # the draws, in order: frames, top, left, flip
+    frames = trx_train_indices(20, 8, rng)
+    top, left, flipped = int(rng.integers(0, 10)), int(rng.integers(0, 29)), bool(rng.random() < 0.5)
+    clip = loader(rec, np.random.default_rng(3))
+    assert clip[:, 0, 0, 0].tolist() == frames.tolist()
+    assert (int(clip[0, 1, 0, 0]), int(clip[0, 2, 0, :].min()), bool(clip[0, 2, 0, 0] > clip[0, 2, 0, -1])) == \
+        (top, left, flipped)

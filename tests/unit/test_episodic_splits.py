@@ -76,3 +76,41 @@ def test_video_keys():
     assert video_key("kinetics100", "-VtLx-mcPds.mp4") == "-VtLx-mcPds"
     assert video_key("ucf_crime_v2", "banner12.MP4") == video_key("ucf_crime_v2", "banner12.mp4") == "banner12"
     assert video_key("hmdb51", "April_09_brush_hair_u_nm_np1_ba_goo_0.avi") == "April_09_brush_hair_u_nm_np1_ba_goo_0"
+
+
+def test_a_repeated_video_in_a_few_shot_list_is_an_error_naming_the_file(tmp_path):
+    """Issue #20: TRX lists, ADNet JSON (json.loads would keep only the last of a repeated key) and the
+    manifest's tsv files refuse a video listed twice; one line naming the file and the video."""
+    from vadbench.errors import DataError
+
+    trx = tmp_path / "testlist03.txt"
+    trx.write_text("brush_hair/v1\nbrush_hair/v2\nbrush_hair/v1\n")
+    with pytest.raises(DataError, match=r"testlist03\.txt: 1 video listed more than once: brush_hair/v1 \(2x\)"):
+        read_trx_list(trx)
+    adnet = tmp_path / "test.json"
+    adnet.write_text('{"Abuse/Abuse001_x264.mp4": [{"start": 1, "end": 2}], "Arson/Arson002_x264.mp4": [],\n'
+                     ' "Abuse/Abuse001_x264.mp4": [{"start": 5, "end": 6}]}')
+    with pytest.raises(DataError, match=r"test\.json: 1 entry listed more than once: Abuse/Abuse001_x264\.mp4 \(2x\)"):
+        read_adnet_json(adnet)
+    tsv = tmp_path / "test.tsv"
+    tsv.write_text("# class\tvideo\nbrush_hair\tv1\nchew\tv2\nchew\tv2\n")
+    with pytest.raises(DataError, match=r"test\.tsv: 1 video listed more than once: chew/v2 \(2x\)"):
+        read_manifest_split(tsv)
+
+
+def test_two_list_lines_that_are_one_video_file_are_an_error(tmp_path):
+    """Kinetics videos are matched on their 11-character YouTube id: two lines with one id (or one video
+    under two classes) would put one file in an episode twice; refused before any video is read."""
+    from vadbench.data.episodic import EpisodicVideoDataModule
+    from vadbench.errors import DataError
+
+    (tmp_path / "videos").mkdir()
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    for split in ("train", "val", "test"):
+        (splits / f"{split}list03.txt").write_text("air drumming/-VtLx-mcPds_000012_000022\n"
+                                                  "juggling balls/-VtLx-mcPds_000030_000040\nballoon/abcdefghijk_1_2\n")
+    dm = EpisodicVideoDataModule(dataset="kinetics100", root=str(tmp_path / "videos"), split_dir=str(splits))
+    with pytest.raises(DataError, match=r"kinetics100 test split \(.*splits\): 1 video listed more than once: "
+                                        r"-VtLx-mcPds \(2x\)"):
+        dm.setup("test")

@@ -247,3 +247,27 @@ def test_duplicate_rows_are_found(tmp_path):
     assert found == {("default", "features=c3d"): "identical resolved config for seed(s) [0, 1]",
                      ("default", "unused=1"): "identical metrics for every common seed [0, 1]",
                      ("features=c3d", "unused=1"): "identical metrics for every common seed [0, 1]"}
+
+
+def test_published_xd_violence_tables_lead_with_ap_whatever_the_transcription_order(tmp_path):
+    """A paper table's columns follow the dataset's headline metrics (tables.yaml `dataset_metrics`: AP first on
+    XD-Violence), not the order its numbers were typed in; other datasets keep the transcription order."""
+    from vadbench.leaderboard.board import published_tables
+
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    row = '{paper: p, table: t1, model: toy, label: Toy, setting: default, '
+    (folder / "metafile.yml").write_text(
+        "model: toy\npaper: {title: Toy}\n"
+        "papers:\n  p: {short: P, tables: {t1: 'XD and UCF'}}\n"
+        "results:\n"
+        f"  - {row}dataset: ucf_crime, metric: frame_auc_abnormal, value: 60.0}}\n"
+        f"  - {row}dataset: ucf_crime, metric: frame_auc_micro, value: 80.0}}\n"
+        f"  - {row}dataset: xd_violence, metric: frame_auc_micro, value: 90.0}}\n"
+        f"  - {row}dataset: xd_violence, metric: frame_ap_micro, value: 70.0}}\n"
+        f"  - {row}dataset: xd_violence, metric: frame_pr_auc_micro, value: 71.0}}\n", encoding="utf-8")
+    [table] = published_tables(load_metafile(tmp_path))
+    assert table.header[3:] == ["ucf_crime AUC_A, anomalous videos (%)", "ucf_crime frame AUC (%)",
+                                "xd_violence frame AP, official PR-AUC (%)", "xd_violence frame AP (%)",
+                                "xd_violence frame AUC (%)"]
+    assert table.rows == [["Toy", "toy", "default", "60.00", "80.00", "71.00", "70.00", "90.00"]]

@@ -58,9 +58,29 @@ def value(meta, paper, table, model, dataset, setting, metric, source=None):
     (("skps_net_en", "table4", "skps_net", "kinetics100", "5w5s,patch=random", "accuracy"), 85.6),
     (("skps_net_zh_journal", "table3", "skps_net", "kinetics100", "5w5s,modules=kps,tricks=none", "accuracy"), 71.5),
     (("skps_net_zh_journal", "table3", "skps_net", "ucf_crime_v2", "5w5s,modules=kps,tricks=grad_stop", "accuracy"), 47.5),
+    # XD-Violence (issue 21): re-prints, sources in vadbench/models/rtfm/metafile.yml
+    (("vadclip_aaai24", "table1", "sultani", "xd_violence", "features=clip", "frame_ap_micro"), 75.18),
+    (("vadclip_aaai24", "table1", "rtfm", "xd_violence", "features=clip", "frame_ap_micro"), 78.27),
+    (("vadclip_aaai24", "table2", "rtfm", "ucf_crime", "features=clip", "frame_auc_abnormal"), 63.86),
+    (("vadclip_aaai24", "table2", "sultani", "ucf_crime", "features=clip", "frame_auc_micro"), 84.14),
+    (("holmes_vad_arxiv24", "table1", "rtfm", "xd_violence", "default", "frame_pr_auc_micro"), 77.81),
 ])
 def test_spot_values(meta, key, expected):
     assert value(meta, *key) == pytest.approx(expected)
+
+
+def test_xd_violence_numbers_name_their_metric_and_where_they_come_from(meta):
+    """VadCLIP's AP is scikit-learn's average precision (its code), RTFM's the official auc(recall, precision);
+    RTFM's own number is a quote (Holmes-VAD), the CLIP-feature rows re-implementations: neither is preferred over
+    a paper that proposes the model, and a default I3D run is never set against a CLIP-feature number."""
+    xd = [e for e in meta.entries if e.dataset == "xd_violence"]
+    assert {(e.model, e.setting, e.metric, e.source) for e in xd} == {
+        ("sultani", "features=clip", "frame_ap_micro", "reimplemented"),
+        ("rtfm", "features=clip", "frame_ap_micro", "reimplemented"),
+        ("rtfm", "default", "frame_pr_auc_micro", "original_paper")}
+    assert meta.best("rtfm", "default", "xd_violence", "frame_ap_micro") is None
+    assert meta.best("sultani", "default", "xd_violence", "frame_pr_auc_micro") is None
+    assert not [e for e in meta.entries if e.dataset == "xd_violence" and e.model in ("ssrl", "msip", "sta_mil")]
 
 
 def test_reported_vs_reimplemented_rows_are_distinct(meta):
@@ -140,12 +160,15 @@ def test_every_model_has_a_metafile_with_its_paper_and_configs(meta):
 
 
 def test_moved_numbers_keep_their_order_per_paper(meta):
-    """The merged metafiles give the papers in the leaderboard's order and every entry once."""
+    """The merged metafiles give the papers in the leaderboard's order and every entry once: the 316 numbers
+    moved from the former single metafile, then the XD-Violence re-prints of issue 21 (7), then the papers
+    of later models (issue 22: UR-DMU, BN-WVAD)."""
     moved_papers = ["ssrl_eccv22", "msip_icassp24", "sta_mil", "skps_net_en", "skps_net_zh_journal"]
-    assert list(meta.papers)[:5] == moved_papers                    # later models' papers come after
-    moved = [e for e in meta.entries if e.paper in moved_papers]
-    assert len(moved) == 316 and moved == meta.entries[:316]
+    reprints = ["vadclip_aaai24", "holmes_vad_arxiv24"]
+    assert list(meta.papers)[:7] == moved_papers + reprints
+    assert sum(e.paper in moved_papers for e in meta.entries) == 316
+    assert sum(e.paper in reprints for e in meta.entries) == 7
     assert [e.order for e in meta.entries] == list(range(len(meta.entries)))
     ranks = [list(meta.papers).index(e.paper) for e in meta.entries]
     assert ranks == sorted(ranks)
-    assert meta.entries[0].label == "BODS [33]" and moved[-1].paper == "skps_net_zh_journal"
+    assert meta.entries[0].label == "BODS [33]" and meta.entries[315].paper == "skps_net_zh_journal"

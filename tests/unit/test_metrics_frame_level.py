@@ -76,3 +76,63 @@ def test_episode_accuracy_ci_and_dedup():
     m.update(acc[:2], torch.arange(2))  # repeated episodes
     out = m.compute()
     assert out["num_episodes"] == 4 and abs(out["accuracy"] - 0.5) < 1e-12
+
+
+def _update_videos(m, videos, fps=1):
+    """videos: [(snippet scores, frame labels, video label)], one per batch."""
+    for i, (s, lab, v) in enumerate(videos):
+        m.update(torch.tensor([s], dtype=torch.float32), torch.tensor([lab]), torch.ones(1, len(s), dtype=torch.bool),
+                 torch.tensor([i]), torch.tensor([float(v)]))
+
+
+# Hand-computed: anomalous video A: scores [0.9, 0.2, 0.6, 0.5], labels [1, 0, 1, 0]; anomalous video B:
+# [0.7, 0.1], labels [0, 1]; normal video N: [0.5, 0.8, 0.3, 0.6, 0.1], all 0.
+# AUC_A over A+B (3 positives {0.9, 0.6, 0.1}, 3 negatives {0.2, 0.5, 0.7}): pairs won: 0.9 > all 3,
+#   0.6 > 0.2, 0.5 (2), 0.1 > none -> 5/9. (With N's frames as negatives too, the micro AUC differs: 0.9 wins 8,
+#   0.6 wins 5 and ties 1, 0.1 ties 1 -> 14/24.)
+# AP_A: ranking 0.9(+) 0.7(-) 0.6(+) 0.5(-) 0.2(-) 0.1(+): precision at each positive 1, 2/3, 3/6 -> (1 + 2/3 + 1/2)/3 = 13/18.
+# FAR over N at 0.5: scores > 0.5 are 0.8, 0.6 -> 2/5 (0.5 itself is no alarm; ">=" would give 3/5).
+VIDEOS = [([0.9, 0.2, 0.6, 0.5], [1, 0, 1, 0], 1), ([0.7, 0.1], [0, 1], 1), ([0.5, 0.8, 0.3, 0.6, 0.1], [0] * 5, 0)]
+
+
+def test_anomalous_only_auc_ap_and_false_alarm_rate_hand_computed():
+    m = FrameAnomalyMetrics(frames_per_snippet=1)
+    _update_videos(m, VIDEOS)
+    out = m.compute()
+    assert abs(out["frame_auc_abnormal"] - 5 / 9) < 1e-12
+    assert abs(out["frame_ap_abnormal"] - 13 / 18) < 1e-12
+    assert abs(out["frame_far_normal"] - 2 / 5) < 1e-12
+    assert abs(out["frame_auc_micro"] - 14 / 24) < 1e-12     # all frames: not the anomalous-only number
+
+
+def test_far_threshold_is_an_option_and_video_labels_come_from_the_batch():
+    m = FrameAnomalyMetrics(frames_per_snippet=1, far_threshold=0.55)
+    _update_videos(m, VIDEOS)
+    assert abs(m.compute()["frame_far_normal"] - 2 / 5) < 1e-12   # 0.8, 0.6
+    m = FrameAnomalyMetrics(frames_per_snippet=1, far_threshold=0.2)
+    _update_videos(m, VIDEOS)
+    assert abs(m.compute()["frame_far_normal"] - 4 / 5) < 1e-12   # all but 0.1
+    # an anomalous video whose frames are all normal (annotation cut by T) still counts as anomalous, not in FAR
+    m = FrameAnomalyMetrics(frames_per_snippet=1)
+    _update_videos(m, VIDEOS + [([0.95, 0.99], [0, 0], 1)])
+    out = m.compute()
+    assert abs(out["frame_far_normal"] - 2 / 5) < 1e-12
+    # without video labels: a video is anomalous when a frame is (the extra video then counts as normal)
+    m = FrameAnomalyMetrics(frames_per_snippet=1)
+    for i, (s, lab, _) in enumerate(VIDEOS + [([0.95, 0.99], [0, 0], 1)]):
+        m.update(torch.tensor([s]), torch.tensor([lab]), torch.ones(1, len(s), dtype=torch.bool), torch.tensor([i]))
+    assert abs(m.compute()["frame_far_normal"] - 4 / 7) < 1e-12
+
+
+def test_new_metrics_are_exact_when_a_padded_sampler_repeats_videos():
+    def run(order):
+        m = FrameAnomalyMetrics(frames_per_snippet=2)
+        for i in order:
+            s, lab, v = VIDEOS[i]
+            m.update(torch.tensor([s]), torch.tensor([np.repeat(lab, 2).tolist()]), torch.ones(1, len(s), dtype=torch.bool),
+                     torch.tensor([i]), torch.tensor([float(v)]))
+        return m.compute()
+
+    once, repeated = run([0, 1, 2]), run([0, 1, 2, 2, 0])
+    for key in ("frame_auc_abnormal", "frame_ap_abnormal", "frame_far_normal"):
+        assert once[key] == repeated[key]

@@ -105,3 +105,51 @@ def test_loader_options_workers_and_pinned_batches(tiny_synthetic_mil):
     if torch.cuda.is_available():
         pinned = batch.pin_memory()
         assert pinned.features.is_pinned() and torch.equal(pinned.features, batch.features)
+
+
+def test_frame_scoring_uses_the_sidecars_snippet_stride_not_the_snippet_length(tiny_synthetic_mil, tmp_path):
+    """Issue #20: features of 16-frame snippets taken every 8 frames (`vadbench extract --snippet-len 16
+    --stride 8`): one snippet score stands for the 8 frames between snippet starts, so frame labels and
+    frame scores are built at 8 frames per snippet. The metrics equal a recompute from the annotation
+    file at 8 (reading the snippet length, 16, gives another frame count and AUC)."""
+    import json
+
+    from sklearn.metrics import roc_auc_score
+
+    from vadbench.models.mil_base import MILAnomalyModule
+
+    root = _copy_dataset(tiny_synthetic_mil, tmp_path / "d")
+    for f in root.rglob("*_i3d.npy"):   # sidecars of an overlapping extraction
+        settings = {"backbone": "i3d_r50", "weights": "w", "snippet_len": 16, "stride": 8, "feature_dim": 64}
+        (f.parent / (f.name + ".json")).write_text(json.dumps({"settings": settings,
+                                                               "video": {"shape": list(np.load(f, mmap_mode="r").shape)}}))
+    truth = root / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt"
+    rows = [l.split() for l in truth.read_text().splitlines()]   # intervals halved: the videos hold 8·T frames
+    rows = [r[:2] + [str(max(1, int(x) // 2)) if int(x) > 0 else x for x in r[2:]] for r in rows]
+    truth.write_text("".join(" ".join(r) + "\n" for r in rows))
+
+    class MeanScore(MILAnomalyModule):
+        def snippet_scores(self, batch):
+            return batch.features.mean(dim=(2, 3)).sigmoid()
+
+    dm = MILFeatureDataModule(root=str(root), feature_dim=64)
+    dm.setup("test")
+    module = MeanScore(net=torch.nn.Identity(), loss=torch.nn.Identity(), optimizer=torch.optim.SGD)
+    for i, batch in enumerate(dm.test_dataloader()):
+        module.test_step(batch, i)
+    got = module.test_metrics.compute()
+
+    scores, labels = [], []   # independent: the annotation file's 1-based inclusive frames, 8 per snippet
+    intervals = {r[0].removesuffix(".mp4"): [(int(a), int(b)) for a, b in zip(r[2::2], r[3::2]) if int(a) > 0]
+                 for r in rows}
+    for v in dm.splits["test"]:
+        feats = np.load(v.path)
+        frame_labels = np.zeros(8 * feats.shape[0], np.int64)
+        for a, b in intervals.get(v.name, []):
+            frame_labels[a - 1:b] = 1
+        labels.append(frame_labels)
+        scores.append(np.repeat(torch.from_numpy(feats).mean(dim=(1, 2)).sigmoid().numpy(), 8))
+    assert dm.frames_per_snippet == 8 and module.frames_per_snippet == 8
+    assert got["num_frames"] == sum(len(l) for l in labels) == 8 * sum(v.num_snippets for v in dm.splits["test"])
+    assert got["frame_auc_micro"] == pytest.approx(roc_auc_score(np.concatenate(labels), np.concatenate(scores)),
+                                                   abs=1e-6)

@@ -93,3 +93,20 @@ def test_header_and_load_errors_name_the_file(tmp_path):
         read_header(corrupt)
     with pytest.raises(FeatureFileError, match="not found"):
         read_header(tmp_path / "missing.npy")
+
+
+def test_a_directory_in_a_feature_files_place_is_named_as_one(tmp_path):
+    """Issue #20: a folder named like a feature file (or its sidecar) exists: say what it is, not `not found`."""
+    from vadbench.data.mil.validation import read_sidecar
+
+    folder = tmp_path / "Abuse028_x264_i3d.npy"
+    folder.mkdir()
+    with pytest.raises(FeatureFileError, match=r"Abuse028_x264_i3d\.npy is a directory, not a file") as err:
+        read_header(folder)
+    assert "not found" not in str(err.value)
+    with pytest.raises(FeatureFileError, match=r"missing\.npy not found"):
+        read_header(tmp_path / "missing.npy")
+    np.save(tmp_path / "a.npy", np.ones((3, 4), np.float32))
+    (tmp_path / "a.npy.json").mkdir()
+    with pytest.raises(FeatureFileError, match=r"sidecar .*a\.npy\.json is a directory"):
+        read_sidecar(tmp_path / "a.npy")

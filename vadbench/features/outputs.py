@@ -28,7 +28,7 @@ import numpy as np
 
 from vadbench.data.patch_grids import grid_tag, parse_grid
 from vadbench.features.backbones import DEFAULT_NORMALISATION
-from vadbench.features.transforms import parse_size
+from vadbench.features.transforms import CROP_VIEWS, parse_size
 
 FORMAT = "vadbench-features/1"
 TMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
@@ -53,7 +53,7 @@ class ExtractionConfig:
     source_fps: float | None = None    # override of the container's rate (required to resample frame folders)
     resize: str = "256x340"            # "HxW", or "S" = short side S (aspect kept)
     resize_filter: str = "lanczos"
-    crop: str = "ten"                  # ten | center | full
+    crop: str = "ten"                  # ten | five | center | full
     crop_size: int = 224
     normalisation: str = "auto"        # auto = the backbone's own (see backbones.DEFAULT_NORMALISATION)
     patch_grids: list[str] = field(default_factory=list)  # e.g. ["2x3", "3x5", "4x7"]
@@ -61,6 +61,8 @@ class ExtractionConfig:
     clip: bool = True                  # False: patch features only
     suffix: str = "_i3d.npy"
     precision: str = "fp32"            # fp32 | fp16 | bf16 (autocast on the device)
+    file_layout: str = "stacked"       # stacked: <video><suffix> [T, crops, D]; per_crop: <video>__<c>.npy [T, D] each
+    clip_frame_pool: str = "center"    # clip_vit_b16: a snippet's middle frame, or the mean of its frames
 
     def __post_init__(self):
         if self.snippet_len < 1:
@@ -69,8 +71,18 @@ class ExtractionConfig:
             raise ValueError(f"stride must be >= 1, got {self.stride}")
         if self.tail not in ("pad", "drop"):
             raise ValueError(f"tail must be 'pad' or 'drop', got {self.tail!r}")
-        if self.crop not in ("ten", "center", "full"):
-            raise ValueError(f"crop must be ten, center or full, got {self.crop!r}")
+        if self.crop not in CROP_VIEWS:
+            raise ValueError(f"crop must be one of {list(CROP_VIEWS)}, got {self.crop!r}")
+        if self.file_layout not in ("stacked", "per_crop"):
+            raise ValueError(f"file layout must be stacked or per_crop, got {self.file_layout!r}")
+        if self.backbone == "clip_vit_b16":
+            from vadbench.features.clip import FRAME_POOLS, IMAGE_SIZE
+
+            if self.crop == "full" or self.crop_size != IMAGE_SIZE:
+                raise ValueError(f"clip_vit_b16 takes {IMAGE_SIZE}x{IMAGE_SIZE} views: use --crop ten|five|center "
+                                 f"with --crop-size {IMAGE_SIZE} (got --crop {self.crop}, --crop-size {self.crop_size})")
+            if self.clip_frame_pool not in FRAME_POOLS:
+                raise ValueError(f"clip frame pooling must be one of {FRAME_POOLS}, got {self.clip_frame_pool!r}")
         if self.precision not in ("fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be fp32, fp16 or bf16, got {self.precision!r}")
         if not self.suffix.endswith(".npy"):
@@ -121,10 +133,16 @@ class ExtractionConfig:
                   "tail": self.tail, "fps": self.fps, "source_fps": self.source_fps,
                   "normalisation": self.resolved_normalisation, "resize_filter": self.resize_filter,
                   "precision": self.precision}
+        if self.backbone == "clip_vit_b16":
+            from vadbench.features.clip import clip_settings
+
+            common["clip"] = clip_settings(self.clip_frame_pool)
         if tag == "":
-            views = {"ten": 10, "center": 1, "full": 1}[self.crop]
-            return {**common, "view": "clip", "resize": self.resize, "crop": self.crop,
-                    "crop_size": None if self.crop == "full" else self.crop_size, "views": views}
+            clip = {**common, "view": "clip", "resize": self.resize, "crop": self.crop,
+                    "crop_size": None if self.crop == "full" else self.crop_size, "views": CROP_VIEWS[self.crop]}
+            if self.file_layout == "per_crop":   # one [T, D] file per crop, <video>__<c>.npy
+                clip["file_layout"] = "per_crop"
+            return clip
         rows, cols = parse_grid(tag[1:])
         ph, pw = self.patch_frame_size_hw
         return {**common, "view": tag[1:], "frame_size": [ph, pw], "grid": [rows, cols],
@@ -136,6 +154,18 @@ class ExtractionConfig:
 
 def output_path(out_dir: Path, name: str, tag: str, suffix: str) -> Path:
     return out_dir / f"{name}{tag}{suffix}"
+
+
+def output_files(cfg: ExtractionConfig, out_dir: Path, name: str, views: int) -> list[tuple[str, Path, int | None]]:
+    """(tag, path, crop index) of every file a video gets: per_crop clip features are one
+    `<video>__<c>.npy` per crop (c = 0..views-1, Wu et al.'s naming), the rest one file per tag."""
+    out = []
+    for tag in cfg.outputs():
+        if tag == "" and cfg.file_layout == "per_crop":
+            out += [(tag, out_dir / f"{name}__{c}.npy", c) for c in range(views)]
+        else:
+            out.append((tag, output_path(out_dir, name, tag, cfg.suffix), None))
+    return out
 
 
 def sidecar_path(path: Path) -> Path:

@@ -25,9 +25,9 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from vadbench.features.backbones import Backbone, build_backbone
-from vadbench.features.outputs import (ExtractionConfig, clean_stale_temp_files, is_finished, output_path,
+from vadbench.features.outputs import (ExtractionConfig, clean_stale_temp_files, is_finished, output_files,
                                        save_output)
-from vadbench.features.transforms import clip_views, grid_tag, parse_size, patch_views, to_float_clips
+from vadbench.features.transforms import CROP_VIEWS, clip_views, grid_tag, parse_size, patch_views, to_float_clips
 from vadbench.features.video_io import VideoSource, iter_frames
 
 log = logging.getLogger("vadbench.extract")
@@ -176,7 +176,7 @@ class FeatureExtractor:
         self.device = resolve_device(device)
         self.batch_size, self.workers, self.chunk_snippets = max(1, batch_size), max(0, workers), chunk_snippets
         self.cross_video_batching = cross_video_batching
-        self.backbone = backbone or build_backbone(cfg.backbone, cfg.weights, cfg.seed)
+        self.backbone = backbone or build_backbone(cfg.backbone, cfg.weights, cfg.seed, cfg.clip_frame_pool)
         self.model = self.backbone.module.to(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -184,7 +184,7 @@ class FeatureExtractor:
         self.grids = cfg.grids
         self._buffers: dict[str, torch.Tensor] = {}
         self.stage_seconds: dict[str, float] = {}  # main-process seconds per stage (crops, network, write, wait)
-        self.clip_views = {"ten": 10, "center": 1, "full": 1}[cfg.crop]
+        self.clip_views = CROP_VIEWS[cfg.crop]
         self.patch_views = sum(r * c for r, c in self.grids)
 
     # ---------------------------------------------------------------- settings
@@ -192,11 +192,12 @@ class FeatureExtractor:
         b = self.backbone
         return self.cfg.file_settings(tag, b.weights, b.seed, b.feature_dim)
 
-    def outputs_of(self, out_dir: Path, name: str) -> list[tuple[str, Path]]:
-        return [(tag, output_path(out_dir, name, tag, self.cfg.suffix)) for tag in self.cfg.outputs()]
+    def outputs_of(self, out_dir: Path, name: str) -> list[tuple[str, Path, int | None]]:
+        """(tag, path, crop index or None) of every file the video gets (`outputs.output_files`)."""
+        return output_files(self.cfg, out_dir, name, self.clip_views)
 
     def finished(self, out_dir: Path, name: str) -> bool:
-        return all(is_finished(path, self.settings(tag)) for tag, path in self.outputs_of(out_dir, name))
+        return all(is_finished(path, self.settings(tag)) for tag, path, _ in self.outputs_of(out_dir, name))
 
     # ---------------------------------------------------------------- device work
     @torch.inference_mode()
@@ -368,14 +369,20 @@ class FeatureExtractor:
     def _save(self, out_dir: Path, st: _VideoState) -> None:
         video = {"name": st.source.name, "source": str(st.source.path.absolute()), "source_kind": st.source.kind,
                  "snippets": st.total, **st.info}
-        tags = self.cfg.outputs()
-        for tag in sorted(tags, key=lambda t: t == ""):  # patch files first, the clip file last
+        stacked = {}
+        for tag in self.cfg.outputs():
             parts = sorted(st.feats[tag], key=lambda p: p[0])
             feats = np.concatenate([p[1] for p in parts]).astype(np.float32, copy=False)
             if feats.shape[0] != st.total or not np.isfinite(feats).all():
                 raise RuntimeError(f"{st.source.name}{tag}: got features of shape {feats.shape} "
                                    f"(finite: {bool(np.isfinite(feats).all())}) for {st.total} snippets")
-            save_output(output_path(out_dir, st.source.name, tag, self.cfg.suffix), feats, self.settings(tag), video)
+            stacked[tag] = feats
+        files = self.outputs_of(out_dir, st.source.name)
+        for tag, path, crop in sorted(files, key=lambda f: f[0] == ""):  # patch files first, the clip files last
+            if crop is None:
+                save_output(path, stacked[tag], self.settings(tag), video)
+            else:   # per_crop: crop c's [T, D] column, <video>__<c>.npy
+                save_output(path, np.ascontiguousarray(stacked[tag][:, crop]), self.settings(tag), {**video, "crop": crop})
 
 
 class _NoBar:

@@ -5,7 +5,10 @@ snippets `(n, L, H, W, 3)`; on the device they become float views `(n, V, 3, L, 
 
 - clip views: `ten` = the 5 crops (top-left, top-right, centre, bottom-left, bottom-right) of the
   resized frame, then the same 5 positions on the horizontally flipped frame (the order of the
-  community's extractor); `center` = the centre crop; `full` = the whole resized frame.
+  community's extractor); `five` = the centre crop, then the four corners (top-left, top-right,
+  bottom-left, bottom-right), no flip: Wu et al.'s XD-Violence 5 crops ("_0 is the center, _1~_4 are
+  the corners"; the corners' order is not stated, this is ours); `center` = the centre crop; `full` =
+  the whole resized frame.
 - patch views: the frame (default 480x840) cut into a rows x cols grid of equal windows
   (2x3 -> 240x280, 3x5 -> 160x168, 4x7 -> 120x120), in row-major order.
 """
@@ -25,8 +28,10 @@ NORMALISATIONS = {
     "kinetics": ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)),
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "clip": ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),   # OpenAI CLIP
 }
-CROP_MODES = ("ten", "center", "full")
+CROP_MODES = ("ten", "five", "center", "full")
+CROP_VIEWS = {"ten": 10, "five": 5, "center": 1, "full": 1}   # views per snippet of each crop mode
 # PIL filters (antialiased, on the RGB frame), then FFmpeg swscale ones: `sws_*` resize inside the
 # YUV -> RGB conversion of the decoded frame (one pass, ~3x faster than PIL bilinear on the decode
 # worker); their pixels differ from PIL's by a few levels, so they are separate settings.
@@ -94,7 +99,7 @@ def crop_positions(h: int, w: int, crop: int) -> list[tuple[int, int]]:
 
 
 def clip_views(x: torch.Tensor, mode: str, crop: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """`(n, 3, L, H, W)` -> `(n, V, 3, L, h, w)`, V = 10 (`ten`), 1 (`center`, `full`).
+    """`(n, 3, L, H, W)` -> `(n, V, 3, L, h, w)`, V = 10 (`ten`), 5 (`five`), 1 (`center`, `full`).
 
     `ten` writes each crop once into one contiguous output (reshaping it to `(n*V, ...)` for the
     backbone is then a view), `out` if given (a reused workspace of that shape); the flipped frame
@@ -107,6 +112,8 @@ def clip_views(x: torch.Tensor, mode: str, crop: int, out: torch.Tensor | None =
     if mode == "center":
         t, l = pos[2]
         return x[:, None, ..., t:t + crop, l:l + crop]
+    if mode == "five":   # centre first, then the corners (Wu et al.'s XD-Violence crop files _0 .. _4)
+        return torch.stack([x[..., t:t + crop, l:l + crop] for t, l in [pos[2], pos[0], pos[1], pos[3], pos[4]]], dim=1)
     if mode != "ten":
         raise ValueError(f"unknown crop mode {mode!r}; expected one of {CROP_MODES}")
     if out is None:

@@ -230,10 +230,22 @@ def fmt_diff(value: float | None, group: ResultGroup | None = None, entry: Paper
 
 
 def metrics_for(meta: Metafile, groups: list[ResultGroup]) -> list[str]:
-    """Declared metrics present in the groups, in the metafile's order, then undeclared ones sorted."""
+    """Metrics present in the groups: the dataset's headline metrics first (`dataset_metrics` of
+    tables.yaml: AP first on XD-Violence), then the declared ones in the metafile's order, then
+    undeclared ones sorted."""
     present = {m for g in groups for m in g.metrics}
-    declared = [m for m in meta.metrics if m in present]
-    return declared + sorted(present - set(declared))
+    datasets = {g.dataset for g in groups}
+    first = meta.dataset_metrics.get(next(iter(datasets)), []) if len(datasets) == 1 else []
+    ordered = [m for m in first if m in present]
+    ordered += [m for m in meta.metrics if m in present and m not in ordered]
+    return ordered + sorted(present - set(ordered))
+
+
+def headline_rank(meta: Metafile, dataset: str, metric: str) -> int:
+    """The metric's place among the dataset's headline metrics (`dataset_metrics` of tables.yaml); the
+    others come after them, all equal."""
+    first = meta.dataset_metrics.get(dataset, [])
+    return first.index(metric) if metric in first else len(first)
 
 
 def split_shots(setting: str) -> tuple[str | None, str]:
@@ -310,7 +322,8 @@ def published_tables(meta: Metafile) -> list[Table]:
                 rows.setdefault(rkey, {})[col] = e
             ds_order = {d: i for i, d in reversed(list(enumerate(c[0] for c in cols)))}
             m_order = {m: i for i, m in reversed(list(enumerate(c[1] for c in cols)))}
-            cols.sort(key=lambda c: (ds_order[c[0]], m_order[c[1]], _shots_k(c[2])))
+            # within a dataset: its headline metrics first (AP on XD-Violence), then as transcribed
+            cols.sort(key=lambda c: (ds_order[c[0]], headline_rank(meta, c[0], c[1]), m_order[c[1]], _shots_k(c[2])))
             header = ["method (as printed)", "model", "setting"] + [
                 f"{d} {s + ' ' if s else ''}{meta.metric_label(m)}" for d, m, s in cols]
             body = [[label, model, setting] + [fmt_paper(meta, cells.get(c)) for c in cols]

@@ -75,6 +75,7 @@ class Metafile:
     entries: list[PaperEntry] = field(default_factory=list)
     models: dict[str, ModelMeta] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    dataset_metrics: dict[str, list[str]] = field(default_factory=dict)  # per dataset: metrics shown first
 
     # ------------------------------------------------------------------ look-ups
     def scale(self, metric: str) -> float:
@@ -230,4 +231,10 @@ def load_metafile(path: str | Path | Iterable[str | Path] | None = None) -> Meta
     entries = [PaperEntry(**{**raw, "value": float(raw["value"]), "setting": str(raw["setting"])}, order=i)
                for i, raw in enumerate(checked)]
     where = Path(path) if isinstance(path, (str, Path)) else files[0].parent.parent if files else Path(".")
-    return Metafile(path=where, metrics=metrics, papers=papers, entries=entries, models=models, files=files)
+    dataset_metrics = {str(k): list(v) for k, v in (shared.get("dataset_metrics") or {}).items()}
+    for ds, names in dataset_metrics.items():
+        undeclared = [m for m in names if m not in metrics]
+        if undeclared:
+            raise ValueError(f"{SHARED_FILE}: dataset_metrics.{ds} names undeclared metric(s) {undeclared}")
+    return Metafile(path=where, metrics=metrics, papers=papers, entries=entries, models=models, files=files,
+                    dataset_metrics=dataset_metrics)

@@ -18,7 +18,7 @@ from torch import nn
 from torchmetrics.classification import BinaryAUROC
 
 from vadbench.data.mil.batch import MILBatch
-from vadbench.metrics.frame_level import FrameAnomalyMetrics
+from vadbench.metrics.frame_level import FrameAnomalyMetrics, metric_definitions
 from vadbench.models.components.links import record_linked_values
 
 # Values the data and the model share, written once on the data side and linked into the model by
@@ -45,15 +45,18 @@ class MILAnomalyModule(L.LightningModule):
             (none of the MIL papers uses a schedule).
         frames_per_snippet: frames one snippet score stands for until the first evaluation batch
             brings the data's value (`MILBatch.frames_per_snippet`, from the sidecars or the data config).
+        far_threshold: a normal video's frame scored above it is a false alarm (`test/frame_far_normal`,
+            the FAR of recent tables; default 0.5). Recorded in the result's config.
     """
 
     model_id = "mil"
     # options that change only how a trained model is evaluated (kept over a checkpoint's hyper-parameters
-    # by `vadbench test --ckpt_path`, see VadbenchCLI._parse_ckpt_path)
-    evaluation_options: tuple[str, ...] = ()
+    # by `vadbench test --ckpt_path`, see VadbenchCLI._parse_ckpt_path); subclasses add theirs to these
+    evaluation_options: tuple[str, ...] = ("far_threshold",)
 
     def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
-                 scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16):
+                 scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16,
+                 far_threshold: float = 0.5):
         super().__init__()
         # config (from the CLI) or objects (from Python): `load_from_checkpoint` rebuilds either;
         # Lightning's advice to ignore nn.Module arguments would make the checkpoint unloadable.
@@ -66,9 +69,10 @@ class MILAnomalyModule(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.frames_per_snippet = frames_per_snippet
-        self.val_frame_metrics = FrameAnomalyMetrics(frames_per_snippet)
+        self.far_threshold = far_threshold
+        self.val_frame_metrics = FrameAnomalyMetrics(frames_per_snippet, far_threshold)
         self.val_video_auc = BinaryAUROC()
-        self.test_metrics = FrameAnomalyMetrics(frames_per_snippet)
+        self.test_metrics = FrameAnomalyMetrics(frames_per_snippet, far_threshold)
 
     # ---------------------------------------------------------------- to implement
     def snippet_scores(self, batch: MILBatch) -> torch.Tensor:
@@ -86,7 +90,7 @@ class MILAnomalyModule(L.LightningModule):
         self._frames_per_snippet_from(batch)
         scores = self.snippet_scores(batch)
         if batch.frame_labels is not None:  # oracle protocol: validating on the test set
-            self.val_frame_metrics.update(scores, batch.frame_labels, batch.mask, batch.video_index)
+            self.val_frame_metrics.update(scores, batch.frame_labels, batch.mask, batch.video_index, batch.labels)
         else:  # honest protocol: video-level AUC on videos held out from training
             video_scores = scores.masked_fill(~batch.mask, float("-inf")).amax(dim=1)
             self.val_video_auc.update(video_scores, batch.labels.long())
@@ -103,7 +107,8 @@ class MILAnomalyModule(L.LightningModule):
 
     def test_step(self, batch: MILBatch, batch_idx: int) -> None:
         self._frames_per_snippet_from(batch)
-        self.test_metrics.update(self.snippet_scores(batch), batch.frame_labels, batch.mask, batch.video_index)
+        self.test_metrics.update(self.snippet_scores(batch), batch.frame_labels, batch.mask, batch.video_index,
+                                 batch.labels)
 
     def on_test_epoch_end(self) -> None:
         metrics = self.test_metrics.compute()
@@ -124,6 +129,10 @@ class MILAnomalyModule(L.LightningModule):
                 "snippet_scores": [per_video[i][0] for i in order],
                 "frame_labels": [per_video[i][1] for i in order],
                 "frames_per_snippet": self.frames_per_snippet}
+
+    def metric_definitions(self) -> dict[str, str]:
+        """What the test metrics are (labelled in the result file's `extras.metric_definitions`)."""
+        return metric_definitions(self.far_threshold)
 
     def predict_step(self, batch: MILBatch, batch_idx: int) -> dict:
         scores = self.snippet_scores(batch)

@@ -29,6 +29,7 @@ from vadbench.data.episodic.dataset import ClipLoader, ClipRecord, EpisodeDatase
 from vadbench.data.episodic.sampling import TrainSampling
 from vadbench.data.episodic.splits import (LAYOUTS, VIDEO_EXTENSIONS, VideoEntry, manifest_split,
                                            read_official_split, video_key)
+from vadbench.data.manifest import check_unique_entries
 from vadbench.data.episodic.synthetic import SyntheticVideoConfig, default_synthetic_root, ensure_synthetic_video
 from vadbench.data.samplers import EpochForwardingSampler, ResumableDataLoader, eval_sampler_for
 
@@ -178,9 +179,13 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         root = self._root(dataset, root_opt)
         layout = self._layout(dataset)
         entries = self._entries(dataset, root, split_dir, split)
+        where = split_dir if split_dir is not None else root if dataset == "synthetic" else f"data_manifests/{dataset}"
         if not entries:
             raise DataError(f"{dataset} split {split!r} lists no videos"
                             + (f" ({split_dir})" if split_dir is not None else f" (root {root})"))
+        # each list file refuses a repeated line; here: two lines that are one video file (a video under two
+        # classes, Kinetics names matched on the same YouTube id, ucf_crime_v2 `all` = train_val + test)
+        check_unique_entries((video_key(layout, e.video) for e in entries), f"{dataset} {split} split ({where})")
         index = index_video_files(root, layout)
         classes = sorted({e.class_name for e in entries})
         class_index = {c: i for i, c in enumerate(classes)}

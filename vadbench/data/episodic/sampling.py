@@ -1,9 +1,12 @@
 """Which frames of a video (or of an annotated clip of it) make the T-frame input.
 
-TRX's sampling (the one SKPS-Net and STRM inherit), written from its description:
+TRX's sampling (the one SKPS-Net and STRM inherit), as the official code (`video_reader.py`) does it:
 - training: leave a random margin of up to `min(5, excess / 2)` frames at each end
   (`excess = n - T`), then take T evenly spaced frames between the two margins;
-- test: T evenly spaced frames between frame 1 and frame n - 2 (fixed: the same every episode).
+- test: T evenly spaced frames between frame 1 and frame n - 2 (fixed: the same every episode);
+- either way, when the span left between the margins is shorter than T (`end - start < T`: at test
+  `n - 3 < T`, in training when both random margins come out large), the whole video is used
+  instead: T evenly spaced frames between 0 and n - 1.
 `segment` (TSN-style: one random frame in each of T equal segments) is offered as an alternative.
 A video shorter than T frames repeats frames (evenly spaced indices with repeats).
 """
@@ -21,17 +24,23 @@ def _spaced(start: float, end: float, count: int) -> np.ndarray:
     return np.linspace(start, end, count).astype(np.int64)  # floor, as int() of the linspace
 
 
+def _within(start: int, end: int, num_frames: int, seq_len: int) -> np.ndarray:
+    """T evenly spaced frames in [start, end], or in the whole video when that span is under T (TRX)."""
+    if end - start < seq_len:
+        start, end = 0, num_frames - 1
+    return _spaced(start, end, seq_len)
+
+
 def eval_indices(num_frames: int, seq_len: int) -> np.ndarray:
-    """Fixed test-time indices: `linspace(1, n - 2, T)` (or `0..n-1` when the video has no margin)."""
+    """Fixed test-time indices: `linspace(1, n - 2, T)`, or `linspace(0, n - 1, T)` when `n - 3 < T`."""
     if num_frames <= 0:
         raise ValueError(f"cannot sample frames from a video with {num_frames} frames")
-    if num_frames - seq_len >= 2:
-        return _spaced(1, num_frames - 2, seq_len)
-    return _spaced(0, num_frames - 1, seq_len)
+    return _within(1, num_frames - 2, num_frames, seq_len)
 
 
 def trx_train_indices(num_frames: int, seq_len: int, rng: np.random.Generator) -> np.ndarray:
-    """Training indices: random margins of at most `min(5, excess / 2)` frames, then evenly spaced."""
+    """Training indices: random margins of at most `min(5, excess / 2)` frames, then evenly spaced
+    (the whole video when no margin fits or the drawn span is shorter than T)."""
     if num_frames <= 0:
         raise ValueError(f"cannot sample frames from a video with {num_frames} frames")
     pad = int(min(5, (num_frames - seq_len) / 2))
@@ -39,7 +48,7 @@ def trx_train_indices(num_frames: int, seq_len: int, rng: np.random.Generator) -
         return _spaced(0, num_frames - 1, seq_len)
     start = int(rng.integers(0, pad + 1))
     end = int(rng.integers(num_frames - 1 - pad, num_frames))
-    return _spaced(start, end, seq_len)
+    return _within(start, end, num_frames, seq_len)
 
 
 def segment_train_indices(num_frames: int, seq_len: int, rng: np.random.Generator) -> np.ndarray:

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vadbench.data.manifest import manifest_split  # noqa: F401  (the one reader; re-exported)
+from vadbench.data.manifest import check_unique_entries, manifest_split  # noqa: F401  (manifest_split re-exported)
 
 LAYOUTS = ("hmdb51", "kinetics100", "ucf_crime_v2")
 SPLITS = ("train", "val", "test")
@@ -74,14 +74,21 @@ def read_trx_list(path: str | Path) -> list[VideoEntry]:
             raise ValueError(f"{path}:{lineno}: expected '<class>/<video>', got {line!r}")
         cls, video = line.rsplit("/", 1)
         entries.append(VideoEntry(cls, video))
+    check_unique_entries((e.name for e in entries), path)
     return entries
+
+
+def _unique_keys(pairs: list[tuple[str, object]], path: Path) -> dict:
+    """A JSON object whose keys are all different (`json.loads` would keep only the last of a repeat)."""
+    check_unique_entries((key for key, _ in pairs), path, "entry")
+    return dict(pairs)
 
 
 def read_adnet_json(path: str | Path, subset: str = "") -> list[VideoEntry]:
     """An ADNet/VADOR annotation JSON: `{"Class/file.mp4": [{"start": s, "end": e}, ...]}` (seconds)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=lambda pairs: _unique_keys(pairs, path))
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not a readable JSON annotation file ({err})") from err
     if not isinstance(data, dict):
@@ -167,4 +174,5 @@ def read_manifest_split(path: str | Path) -> list[VideoEntry]:
         else:
             raise ValueError(f"{path}:{lineno}: expected '<class>\\t<video>' or "
                              f"'<class>\\t<video>\\t<subset>\\t<segments>', got {line!r}")
+    check_unique_entries((e.name for e in entries), path)
     return entries

@@ -1,7 +1,8 @@
 """Frame-level ground truth of the MIL test sets, read from the official files as they are.
 
-Every reader returns a `GroundTruth`: for each anomalous test video either a list of
-1-based inclusive frame intervals (UCF-Crime, UCSD Ped2) or a per-frame mask (ShanghaiTech).
+Every reader returns a `GroundTruth`: for each anomalous test video either a list of frame
+intervals (UCF-Crime, UCSD Ped2: 1-based inclusive; XD-Violence: 0-based, end exclusive) or a
+per-frame mask (ShanghaiTech).
 `frame_labels(name, num_snippets, frames_per_snippet)` then builds the labels of the
 `frames_per_snippet * T` frames the features cover, and raises when the annotation does not fit.
 
@@ -15,8 +16,19 @@ Conventions (documented in the README):
   0-based frame indices, frames s..e inclusive are anomalous (an interval ending at 16*T, which
   the script shortens by one, ends at the last frame either way). The two readings differ by one
   frame at each end of every interval (312 frame labels over the UCF-Crime test set).
+  Wu et al.'s `UCF_Annotation.txt` (UR-DMU's list folder) holds the same intervals as
+  `<Class>/<name>.mp4 <frames> <class> s1 e1 s2 e2`; it is read the same way.
 - The features of a video of F frames have T = F // 16 (or ceil) snippets, so an interval may end a
   few frames past 16*T: up to `frames_per_snippet - 1` frames beyond are cut; more is an error.
+- XD-Violence `XD_Annotation.txt` (Wu et al.'s `annotations.txt`): `<video> s1 e1 [s2 e2 ...]`, one
+  line per violent test video. The official construction (`list/make_gt.py` of Roc-Ng/XDVioDet, whose
+  `gt.npy` UR-DMU ships as `xd_gt.npy`) reads s, e as 0-based frame indices with e exclusive
+  (`gt[s:e] = 1` over the video's frames), drops the last frame and then `(frames - 1) % 16` more, so
+  the labels cover 16*T frames with T = (frames - 1) // 16 snippets, and frames past 16*T are cut.
+  Here: labels[s:e] = 1 over the 16*T frames, the rest cut; an interval whose end lies more than
+  2 * frames_per_snippet frames past 16*T (up to 16 frames no snippet covers, plus annotations that
+  end a frame past the clip) means features and annotation disagree: an error. Normal videos
+  (`_label_A`) have no line.
 - ShanghaiTech masks: T must equal ceil(F / 16); the mask is padded with its last label to 16*T.
 """
 
@@ -47,6 +59,7 @@ class GroundTruth:
     intervals: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     masks: dict[str, Path | np.ndarray] = field(default_factory=dict)
     frame_numbering: FrameNumbering = "1-based"   # how interval numbers are read (see module docstring)
+    end_exclusive: bool = False                   # XD-Violence: [s, e) intervals, 0-based
 
     def is_anomalous(self, name: str) -> bool:
         return bool(self.intervals.get(name)) or name in self.masks
@@ -67,6 +80,8 @@ class GroundTruth:
             labels[: len(mask)] = mask
             labels[len(mask):] = mask[-1] if len(mask) else 0
             return labels
+        if self.end_exclusive:
+            return self._exclusive_labels(name, labels, num_snippets, frames_per_snippet)
         first = 0 if self.frame_numbering == "0-based" else 1   # the number of the first frame
         for start, end in self.intervals.get(name, []):
             if start < first or end < start:
@@ -77,6 +92,21 @@ class GroundTruth:
                     f"{n_frames} frames covered by its features (T = {num_snippets} snippets x "
                     f"{frames_per_snippet}); the features and the annotation disagree on the video length")
             labels[start - first: min(end + 1 - first, n_frames)] = 1
+        return labels
+
+    def _exclusive_labels(self, name: str, labels: np.ndarray, num_snippets: int, frames_per_snippet: int) -> np.ndarray:
+        """XD-Violence: frames [s, e) of 0-based indices, cut to the 16*T frames (see module docstring)."""
+        n_frames = len(labels)
+        for start, end in self.intervals.get(name, []):
+            if start < 0 or end < start:
+                raise GroundTruthError(f"{self.source}: video {name}: invalid interval [{start}, {end})")
+            if end > n_frames + 2 * frames_per_snippet:
+                raise GroundTruthError(
+                    f"{self.source}: video {name}: annotated frames [{start}, {end}) end more than "
+                    f"{2 * frames_per_snippet} frames past the {n_frames} frames covered by its features "
+                    f"(T = {num_snippets} snippets x {frames_per_snippet}); the features and the annotation "
+                    f"disagree on the video length")
+            labels[start: min(end, n_frames)] = 1
         return labels
 
 
@@ -91,7 +121,8 @@ def _load_mask(path: Path) -> np.ndarray:
 
 
 def read_ucf_temporal_txt(path: str | Path) -> GroundTruth:
-    """`Abuse028_x264.mp4  Abuse  165  240  -1  -1` per line."""
+    """`Abuse028_x264.mp4  Abuse  165  240  -1  -1` per line (Sultani's file), or Wu et al.'s
+    `Abuse/Abuse028_x264.mp4  <frames>  Abuse  165  240  -1  -1` (UR-DMU's `UCF_Annotation.txt`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"UCF-Crime temporal annotation file not found: {path}")
@@ -100,14 +131,43 @@ def read_ucf_temporal_txt(path: str | Path) -> GroundTruth:
         parts = line.split()
         if not parts:
             continue
+        if len(parts) == 7 and parts[1].isdigit():  # Wu et al.: name, frame count, class, intervals
+            parts = parts[:1] + parts[2:]
         if len(parts) != 6:
-            raise GroundTruthError(f"{path}:{lineno}: expected 'name class s1 e1 s2 e2', got {line!r}")
-        name = re.sub(r"\.(mp4|avi|mkv)$", "", parts[0])
+            raise GroundTruthError(f"{path}:{lineno}: expected 'name class s1 e1 s2 e2' (or 'name frames class "
+                                   f"s1 e1 s2 e2'), got {line!r}")
+        name = re.sub(r"\.(mp4|avi|mkv)$", "", parts[0].replace("\\", "/").rsplit("/", 1)[-1])
         try:
             s1, e1, s2, e2 = (int(x) for x in parts[2:])
         except ValueError as err:
             raise GroundTruthError(f"{path}:{lineno}: non-integer frame numbers in {line!r}") from err
         gt.intervals[name] = [(s, e) for s, e in ((s1, e1), (s2, e2)) if s >= 0 and e >= 0]
+    return gt
+
+
+def read_xd_annotation(path: str | Path) -> GroundTruth:
+    """XD-Violence `XD_Annotation.txt`: `<video> s1 e1 [s2 e2 ...]` per violent test video, [s, e) 0-based."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"XD-Violence annotation file not found: {path}")
+    gt = GroundTruth(source=str(path), frame_numbering="0-based", end_exclusive=True)
+    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        name, numbers = re.sub(r"\.(mp4|avi|mkv)$", "", parts[0]), parts[1:]
+        if not numbers or len(numbers) % 2:
+            raise GroundTruthError(f"{path}:{lineno}: expected '<video> s1 e1 [s2 e2 ...]' (pairs of frame "
+                                   f"numbers), got {line!r}")
+        try:
+            values = [int(x) for x in numbers]
+        except ValueError as err:
+            raise GroundTruthError(f"{path}:{lineno}: non-integer frame numbers in {line!r}") from err
+        if name in gt.intervals:
+            raise GroundTruthError(f"{path}:{lineno}: video {name} is annotated twice")
+        gt.intervals[name] = list(zip(values[0::2], values[1::2]))
+    if not gt.intervals:
+        raise GroundTruthError(f"{path}: no annotated video")
     return gt
 
 
@@ -181,4 +241,7 @@ def read_ground_truth(fmt: str, path: str | Path, frame_numbering: FrameNumberin
         return read_shanghaitech_masks(path)
     if fmt == "ucsd_m":
         return read_ucsd_intervals(path)
-    raise ValueError(f"unknown ground-truth format {fmt!r}; expected ucf_temporal_txt, shanghaitech_masks or ucsd_m")
+    if fmt == "xd_annotation":
+        return read_xd_annotation(path)
+    raise ValueError(f"unknown ground-truth format {fmt!r}; expected ucf_temporal_txt, shanghaitech_masks, "
+                     f"ucsd_m or xd_annotation")

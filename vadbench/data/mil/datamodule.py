@@ -1,8 +1,10 @@
 """LightningDataModule for weakly supervised MIL over snippet features.
 
-Reads the community's files as they are: one `<video><suffix>` `.npy` per video anywhere under
-`root` (found by file name, so lists holding other machines' absolute paths work), split lists
-from the manifest or from the user's official `.list` files, and the official test annotations.
+Reads the community's files as they are, in any of the feature layouts (`vadbench.data.mil.layouts`:
+RTFM's stacked `<video><suffix>`, Wu et al.'s per-crop `<video>__<c>.npy`, single-view `[T, D]`)
+anywhere under `root` (found by file name, so lists holding other machines' absolute paths work),
+split lists from the manifest or from the user's official `.list` files (per-crop lists collapsed to
+videos), and the official test annotations.
 The constructor stores settings only; all I/O happens in `prepare_data` / `setup`.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
 from pathlib import Path
 from typing import Literal
@@ -18,37 +21,50 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from vadbench.data.manifest import SplitEntry, manifest_split, video_name_from_list_line
+from vadbench.data.manifest import SplitEntry, check_unique_entries, manifest_split, video_name_from_list_line
 from vadbench.data.mil.annotations import FrameNumbering, GroundTruth, GroundTruthError, read_ground_truth
 from vadbench.data.mil.dataset import (BalancedPairDataset, FullVideoDataset, SegmentDataset, VideoRecord,
                                        collate_pairs, collate_videos)
 from vadbench.data.mil.features import FeatureFileError, read_header, release_free_memory
+from vadbench.data.mil.layouts import (FeatureLayout, VideoFiles, check_layout_options, collapse_crop_list,
+                                       is_crop_file, read_video_header, resolve_video_files)
 from vadbench.data.mil.validation import ExtractionFacts, read_sidecar, scan_finite
 from vadbench.data.samplers import EpochForwardingSampler, ResumableDataLoader, eval_sampler_for
-from vadbench.errors import ConfigError, DataError
+from vadbench.errors import ConfigError, DataError, not_a_file
 from vadbench.paths import default_data_home
 
 GT_FORMATS = {"ucf_crime": "ucf_temporal_txt", "synthetic": "ucf_temporal_txt",
-              "shanghaitech": "shanghaitech_masks", "ucsd_ped2": "ucsd_m"}
-GT_DEFAULT_NAMES = {"ucf_temporal_txt": ["Temporal_Anomaly_Annotation_for_Testing_Videos.txt", "Matlab_formate"],
-                    "shanghaitech_masks": ["test_frame_mask"], "ucsd_m": ["UCSDped2.m", "ped2.mat"]}
+              "shanghaitech": "shanghaitech_masks", "ucsd_ped2": "ucsd_m", "xd_violence": "xd_annotation"}
+GT_DEFAULT_NAMES = {"ucf_temporal_txt": ["Temporal_Anomaly_Annotation_for_Testing_Videos.txt", "Matlab_formate",
+                                         "UCF_Annotation.txt"],
+                    "shanghaitech_masks": ["test_frame_mask"], "ucsd_m": ["UCSDped2.m", "ped2.mat"],
+                    "xd_annotation": ["XD_Annotation.txt", "annotations.txt"]}
 Validation = Literal["none", "train_split", "oracle_test"]
 MODEL_SELECTION = {"none": "last", "train_split": "best_val", "oracle_test": "oracle_best_on_test"}
 
 
 class MILFeatureDataModule(L.LightningDataModule):
-    """Snippet-feature MIL data: UCF-Crime, ShanghaiTech, UCSD Ped2 or the generated synthetic set.
+    """Snippet-feature MIL data: UCF-Crime, ShanghaiTech, UCSD Ped2, XD-Violence or the generated synthetic set.
 
     Args:
-        dataset: dataset id (`ucf_crime`, `shanghaitech`, `ucsd_ped2`, `synthetic`).
+        dataset: dataset id (`ucf_crime`, `shanghaitech`, `ucsd_ped2`, `xd_violence`, `synthetic`).
         root: folder holding the feature files (searched recursively). For `synthetic`, where the
             generated set lives (default `$VADBENCH_HOME/synthetic_mil_<settings digest>`, generated
-            on first use; $VADBENCH_HOME defaults to ~/.cache/vadbench).
-        train_list, test_list: optional official `.list` files (one path per line, any OS) or
-            `<name> <label>` split files; default: the manifest's pinned split.
+            on first use; $VADBENCH_HOME defaults to ~/.cache/vadbench). A folder written by
+            `vadbench synth mil` works with any dataset id of its layout: its own `train.list` /
+            `test.list` are then the default splits and results say `data_source: synthetic`.
+        train_list, test_list: optional official `.list` files (one path per line, any OS; per-crop
+            lists, one `<video>__<c>.npy` per line, are collapsed to videos) or `<name> <label>` split
+            files; default: the manifest's pinned split.
         annotations: test ground truth (UCF txt or `.mat` folder, ShanghaiTech `test_frame_mask/`,
-            UCSD `.m`/`.mat`); default: searched under `root` by its official name.
-        feature_suffix: file name suffix after the video name.
+            UCSD `.m`/`.mat`, XD-Violence `XD_Annotation.txt`); default: searched under `root` by its
+            official name.
+        feature_layout: `stacked` (`<video><feature_suffix>`, `[T, crops, D]` or `[T, D]`), `per_crop`
+            (`<video>__<c>.npy`, c = 0..crops-1, each `[T, D]`, read as one `[T, crops, D]`) or
+            `single_view` (`[T, D]` files read as `[T, 1, D]`). See `vadbench.data.mil.layouts`.
+        crops: the number of crops per video: the crop files expected in `per_crop` (None = as many
+            as there are from crop 0 on, the same for every video), the crop axis checked in `stacked`.
+        feature_suffix: file name suffix after the video name (stacked and single_view layouts).
         patch_scales: patch feature sets to load beside the clip features, e.g. `["patch23"]` reads
             `<video>_patch23<feature_suffix>` of shape `[T, P, D]`.
         feature_dim: expected feature dim D (checked on every file); None = read it from the data.
@@ -85,6 +101,8 @@ class MILFeatureDataModule(L.LightningDataModule):
         test_list: str | None = None,
         annotations: str | None = None,
         feature_suffix: str = "_i3d.npy",
+        feature_layout: FeatureLayout = "stacked",
+        crops: int | None = None,
         patch_scales: list[str] | None = None,
         feature_dim: int | None = None,
         num_segments: int = 32,
@@ -108,6 +126,8 @@ class MILFeatureDataModule(L.LightningDataModule):
         self.root = root
         self.train_list, self.test_list, self.annotations = train_list, test_list, annotations
         self.feature_suffix = feature_suffix
+        check_layout_options(feature_layout, crops)
+        self.feature_layout, self.crops = feature_layout, crops
         self.patch_scales = list(patch_scales or [])
         self._feature_dim = feature_dim
         self.num_segments, self._frames_per_snippet = num_segments, frames_per_snippet
@@ -129,7 +149,12 @@ class MILFeatureDataModule(L.LightningDataModule):
     # ------------------------------------------------------------------ locations
     @property
     def data_source(self) -> str:
-        return "synthetic" if self.dataset_id == "synthetic" else "real"
+        return "synthetic" if self.dataset_id == "synthetic" or self._synthetic_root else "real"
+
+    @property
+    def _synthetic_root(self) -> bool:
+        """A folder written by `vadbench synth mil` given as the root of a real dataset id."""
+        return self.root is not None and (Path(self.root).expanduser() / "synthetic.json").is_file()
 
     @property
     def model_selection(self) -> str:
@@ -150,6 +175,8 @@ class MILFeatureDataModule(L.LightningDataModule):
         cfg = {"seed": self.seed, **self.synthetic}
         if self._feature_dim is not None:
             cfg.setdefault("feature_dim", self._feature_dim)
+        if self.crops is not None:
+            cfg.setdefault("crops", self.crops)
         return SyntheticMILConfig(**cfg)
 
     def prepare_data(self) -> None:
@@ -170,7 +197,7 @@ class MILFeatureDataModule(L.LightningDataModule):
             entries = self._split_entries("test")
             if not entries:
                 raise DataError(f"{self.dataset_id} test split has no video ({self._list_name('test')})")
-            self._feature_dim = read_header(self._resolve(entries[0].name, self.feature_suffix)).dim
+            self._feature_dim = self._header(self._video_files(entries[0].name)).dim
         return self._feature_dim
 
     @property
@@ -181,7 +208,7 @@ class MILFeatureDataModule(L.LightningDataModule):
             if self.facts.source is None:  # read the first test file's sidecar (setup reads all of them)
                 entries = self._split_entries("test")
                 if entries:
-                    path = self._resolve(entries[0].name, self.feature_suffix)
+                    path = self._video_files(entries[0].name).path
                     self.facts.add(path, read_sidecar(path))
             self._frames_per_snippet = self.facts.frames_per_snippet or self._default_frames_per_snippet()
         return self._frames_per_snippet
@@ -195,10 +222,16 @@ class MILFeatureDataModule(L.LightningDataModule):
             return int(self.synthetic.get("frames_per_snippet", 16))
         return 16
 
-    def _list_name(self, split: str) -> str:
+    def _user_list(self, split: str) -> str | None:
+        """The split's list file: the user's, else a synthetic set's own (`<root>/<split>.list`), else None
+        (the manifest's pinned split)."""
         user_list = {"train": self.train_list, "test": self.test_list}[split]
-        if self.dataset_id == "synthetic" and user_list is None:
+        if user_list is None and (self.dataset_id == "synthetic" or self._synthetic_root):
             return str(self.root_dir / f"{split}.list")
+        return user_list
+
+    def _list_name(self, split: str) -> str:
+        user_list = self._user_list(split)
         return str(user_list) if user_list else f"data_manifests/{self.dataset_id}/{split}.txt"
 
     def _file_index(self) -> dict[str, Path]:
@@ -215,26 +248,58 @@ class MILFeatureDataModule(L.LightningDataModule):
             raise FeatureFileError(f"feature file {name + suffix} not found under {self.root_dir}")
         return path
 
+    def _video_files(self, name: str) -> VideoFiles:
+        """A video's clip feature file(s) in the configured layout; raises naming a missing file."""
+        return resolve_video_files(self._file_index(), self.root_dir, name, self.feature_layout,
+                                   self.feature_suffix, self.crops)
+
+    def _header(self, files: VideoFiles):
+        return read_video_header(files, self.feature_layout, self._feature_dim, self.crops)
+
     # ------------------------------------------------------------------ splits
     def _split_entries(self, split: str) -> list[SplitEntry]:
-        user_list = {"train": self.train_list, "test": self.test_list}[split]
-        if self.dataset_id == "synthetic" and user_list is None:
-            user_list = str(self.root_dir / f"{split}.list")
+        user_list = self._user_list(split)
         if user_list is None:
             return manifest_split(self.dataset_id, split)
         path = Path(user_list).expanduser()
         if not path.is_file():
-            raise DataError(f"{split} list {path} not found (`data.init_args.{split}_list`)")
+            raise DataError(f"{split} list {path} {not_a_file(path)} (`data.init_args.{split}_list`)")
         lines = [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
         if lines and all(len(l.split()) == 2 and l.split()[1] in {"0", "1"} for l in lines):
-            return [SplitEntry(l.split()[0], int(l.split()[1])) for l in lines]
-        names = [video_name_from_list_line(l, self.feature_suffix) for l in lines]
-        return [SplitEntry(n, self._label_of(n, split, path)) for n in names]
+            entries = [SplitEntry(l.split()[0], int(l.split()[1])) for l in lines]
+        else:
+            if lines and all(is_crop_file(l) for l in lines):
+                names = self._videos_of_crop_list(lines, path)   # a repeated crop file is refused there
+            else:
+                if self.feature_layout == "per_crop" and lines:
+                    bad = next(l for l in lines if not is_crop_file(l))
+                    raise DataError(f"{path}: {bad!r} is not a per-crop feature file <video>__<c>.npy, but "
+                                    f"data.init_args.feature_layout is per_crop (one crop file per list line)")
+                names = [video_name_from_list_line(l, self.feature_suffix) for l in lines]
+            entries = [SplitEntry(n, self._label_of(n, split, path)) for n in names]
+        check_unique_entries((e.name for e in entries), path)   # one video per entry: a repeat is an error
+        return entries
+
+    def _videos_of_crop_list(self, lines: list[str], path: Path) -> list[str]:
+        """An official per-crop list (one `<video>__<c>.npy` per line) -> its videos, checked against `crops`."""
+        if self.feature_layout != "per_crop":
+            raise DataError(f"{path} lists per-crop feature files (<video>__<c>.npy, e.g. {lines[0]!r}) but "
+                            f"data.init_args.feature_layout is {self.feature_layout}; set it to per_crop")
+        videos = collapse_crop_list(lines, path)
+        listed = len(videos[0][1]) if videos else None
+        if self.crops is not None and listed is not None and listed != self.crops:
+            raise ConfigError(f"{path} lists {listed} crop files per video but data.init_args.crops = {self.crops}")
+        return [v for v, _ in videos]
 
     def _label_of(self, name: str, split: str, list_path: Path) -> int:
-        """Video label from the manifest, or from the dataset's naming rule; never from list position."""
+        """Video label from the manifest, or from the dataset's naming rule; never from list position.
+
+        UCF-Crime: normal videos are named `Normal_Videos*`; XD-Violence: normal videos carry `_label_A`
+        (the official rule, `make_gt.py`); the synthetic sets follow the layout they imitate."""
+        if self.dataset_id == "xd_violence":
+            return 0 if "_label_A" in name else 1
         if self.dataset_id in ("ucf_crime", "synthetic"):
-            return 0 if name.startswith("Normal") else 1
+            return 0 if name.startswith("Normal") or "_label_A" in name else 1
         known = {e.name: e.label for s in ("train", "test") for e in manifest_split(self.dataset_id, s)}
         if name not in known:
             raise DataError(f"{list_path}: video {name!r} is not in the {self.dataset_id} manifest, so its "
@@ -248,18 +313,20 @@ class MILFeatureDataModule(L.LightningDataModule):
         entries = self._split_entries(split)
         if not entries and check:
             raise DataError(f"{self.dataset_id} {split} split is empty: {self._list_name(split)} lists no video")
-        missing, records, dims = [], [], set()
+        missing, records, dims, views = [], [], set(), {}
         for e in entries:
             try:
-                path = self._resolve(e.name, self.feature_suffix)
-                head = read_header(path, self._feature_dim)
+                files = self._video_files(e.name)
+                head = self._header(files)
+                path = files.path
                 num_frames = None
                 if check:
-                    scan_finite(path)
-                    meta = read_sidecar(path)
-                    self.facts.add(path, meta)
-                    if meta is not None and isinstance(meta.get("video", {}).get("frames"), int):
-                        num_frames = meta["video"]["frames"]
+                    for crop_path in files.paths:
+                        scan_finite(crop_path)
+                        meta = read_sidecar(crop_path)
+                        self.facts.add(crop_path, meta)
+                        if meta is not None and isinstance(meta.get("video", {}).get("frames"), int):
+                            num_frames = meta["video"]["frames"]
                 patch_paths = {}
                 for scale in self.patch_scales:
                     pp = self._resolve(e.name, f"_{scale}{self.feature_suffix}")
@@ -277,7 +344,9 @@ class MILFeatureDataModule(L.LightningDataModule):
                 missing.append(str(err))
                 continue
             dims.add(head.dim)
-            records.append(VideoRecord(e.name, e.label, path, head.num_snippets, patch_paths, num_frames))
+            views.setdefault(head.num_views, path)
+            records.append(VideoRecord(e.name, e.label, path, head.num_snippets, patch_paths, num_frames,
+                                       files.paths if files.per_crop else ()))
         if missing:
             shown = "\n  ".join(missing[:20])
             more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
@@ -285,6 +354,10 @@ class MILFeatureDataModule(L.LightningDataModule):
                                    f"have missing or invalid feature files:\n  {shown}{more}")
         if len(dims) > 1 and check:
             raise FeatureFileError(f"{self.dataset_id} {split} split: feature files disagree on the feature dim: {sorted(dims)}")
+        if len(views) > 1 and check:
+            shown = ", ".join(f"{n} in {p}" for n, p in sorted(views.items()))
+            raise FeatureFileError(f"{self.dataset_id} {split} split: videos have different numbers of crops ({shown}); "
+                                   f"set data.init_args.crops to the number every video has")
         return records
 
     def _check_config_against_sidecars(self) -> None:
@@ -305,8 +378,16 @@ class MILFeatureDataModule(L.LightningDataModule):
         if self._frames_per_snippet is None or self._configured_frames_per_snippet is None:
             self._frames_per_snippet = facts.frames_per_snippet or self._default_frames_per_snippet()
 
+    def _gt_format(self) -> str:
+        """The annotation format: the dataset's; a synthetic set's follows the layout it imitates."""
+        if self.dataset_id != "synthetic":
+            return GT_FORMATS[self.dataset_id]
+        from vadbench.data.synthetic import annotation_format
+
+        return annotation_format(self.root_dir, self._synthetic_config())
+
     def _load_ground_truth(self) -> GroundTruth:
-        fmt = GT_FORMATS[self.dataset_id]
+        fmt = self._gt_format()
         if self.annotations is not None:
             return read_ground_truth(fmt, Path(self.annotations).expanduser(), self.ucf_frame_numbering)
         for cand in GT_DEFAULT_NAMES[fmt]:
@@ -365,7 +446,8 @@ class MILFeatureDataModule(L.LightningDataModule):
         h = hashlib.sha256()
         for split in sorted(self.splits):
             for v in self.splits[split]:
-                h.update(f"{split}:{v.name}:{v.label}:{v.num_snippets}:{v.path.stat().st_size}\n".encode())
+                size = sum(p.stat().st_size for p in (v.crop_paths or (v.path,)))
+                h.update(f"{split}:{v.name}:{v.label}:{v.num_snippets}:{size}\n".encode())
         self.fingerprint = "sha256:" + h.hexdigest()
 
     # ------------------------------------------------------------------ loaders
@@ -420,7 +502,24 @@ class MILFeatureDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
 
+    def run_facts(self) -> dict:
+        """What this run's evaluation used (the result JSON's `run_facts`; a fact that is also a config
+        option is written into the recorded config, see `vadbench.results.record_used_values`)."""
+        f = self.frames_per_snippet
+        if self._configured_frames_per_snippet is not None:
+            source = "config (data.init_args.frames_per_snippet)"
+        elif self.facts.frames_per_snippet is not None:
+            source = f"extraction sidecars (snippet stride; {self.facts.source})"
+        else:
+            source = "default (no extraction sidecars)"
+        facts = {"frames_per_snippet": f, "frames_per_snippet_from": source, "feature_dim": self.feature_dim}
+        if GT_FORMATS[self.dataset_id] == "ucf_temporal_txt":   # UCF-Crime-style intervals: how they were read
+            facts["ucf_frame_numbering"] = self.ucf_frame_numbering
+        if self.ground_truth is not None:
+            facts["ground_truth"] = os.path.abspath(self.ground_truth.source)
+        return facts
+
     def result_metadata(self) -> dict:
         extras = {"frames_per_snippet": self.frames_per_snippet, **self.facts.as_metadata()}
         return {"dataset": self.dataset_id, "data_source": self.data_source, "data_fingerprint": self.fingerprint,
-                "model_selection": self.model_selection, "extras": extras}
+                "model_selection": self.model_selection, "extras": extras, "run_facts": self.run_facts()}

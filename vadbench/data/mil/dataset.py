@@ -20,6 +20,7 @@ class VideoRecord:
 
     num_frames: the video's real frame count when the extraction sidecar records it; frames past it
     (the padded tail of the last snippet) are then left out of the frame-level evaluation.
+    crop_paths: the per-crop layout's files (`<video>__<c>.npy`, crop order); `path` is then crop 0.
     """
 
     name: str
@@ -28,6 +29,12 @@ class VideoRecord:
     num_snippets: int
     patch_paths: dict[str, Path] = field(default_factory=dict)
     num_frames: int | None = None
+    crop_paths: tuple[Path, ...] = ()
+
+    @property
+    def source(self) -> Path | tuple[Path, ...]:
+        """What `load_features` / `load_segments` read: the file, or the per-crop files."""
+        return self.crop_paths or self.path
 
 
 class SegmentDataset(Dataset):
@@ -43,7 +50,7 @@ class SegmentDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         v = self.videos[i]
         item = {
-            "features": torch.from_numpy(load_segments(v.path, self.num_segments)),
+            "features": torch.from_numpy(load_segments(v.source, self.num_segments)),
             "label": v.label,
             "index": i,
         }
@@ -94,7 +101,7 @@ class FullVideoDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         v = self.videos[i]
-        feats = torch.from_numpy(load_features(v.path))
+        feats = torch.from_numpy(load_features(v.source))
         item = {"features": feats, "label": v.label, "index": i,
                 "patches": {k: torch.from_numpy(load_features(p)) for k, p in v.patch_paths.items()}}
         if self.ground_truth is not None:

@@ -7,10 +7,11 @@ import ctypes.util
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from vadbench.errors import VadbenchError
+from vadbench.errors import VadbenchError, not_a_file
 
 
 class FeatureFileError(VadbenchError, ValueError):
@@ -38,8 +39,9 @@ class FeatureHeader:
 def open_features(path: str | Path) -> np.ndarray:
     """Memory-map a feature file (nothing is read until sliced). Raises FeatureFileError naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise FeatureFileError(f"feature file not found: {path}")
+    problem = not_a_file(path)
+    if problem:
+        raise FeatureFileError(f"feature file {path} {problem}" + (" (expected a .npy array)" if path.exists() else ""))
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
@@ -73,25 +75,51 @@ def _check_finite(path, arr: np.ndarray, checked: np.ndarray) -> None:
         raise FeatureFileError(f"feature file {path}: contains NaN/Inf (first at index {tuple(int(i) for i in bad[0])})")
 
 
-def load_features(path: str | Path) -> np.ndarray:
-    """Load a whole file as float32 `[T, V, D]` (V = crops or patches; 1 for `[T, D]`), checking NaN/Inf.
+def _crop_arrays(paths) -> list[np.ndarray]:
+    """Memory maps of a per-crop video's files, each `[T, D]` of one T and D (checked again at load)."""
+    arrs = [np.asarray(open_features(p)) for p in paths]
+    for p, a in zip(paths, arrs):
+        if a.ndim != 2 or a.shape != arrs[0].shape:
+            raise FeatureFileError(f"crop file {p}: shape {list(a.shape)}, expected {list(arrs[0].shape)} "
+                                   f"like crop 0 ({paths[0]})")
+    return arrs
 
-    One copy: out of the memory map into memory (none more when the file is float32 already)."""
-    arr = open_features(path)
+
+def load_features(source: str | Path | Sequence[str | Path]) -> np.ndarray:
+    """Load a whole video as float32 `[T, V, D]` (V = crops or patches; 1 for `[T, D]`), checking NaN/Inf.
+
+    `source` is one file, or a per-crop video's files (`<video>__<c>.npy`, each `[T, D]`, stacked in
+    crop order). One copy: out of the memory map into memory (none more when the file is float32)."""
+    if isinstance(source, (list, tuple)):
+        arrs = _crop_arrays(source)
+        out = np.empty((arrs[0].shape[0], len(arrs), arrs[0].shape[1]), dtype=np.float32)
+        for c, (p, a) in enumerate(zip(source, arrs)):
+            out[:, c] = a
+            _check_finite(p, out[:, c], out[:, c].sum(axis=0, dtype=np.float64))
+        return out
+    arr = open_features(source)
     out = np.array(arr, dtype=np.float32)  # the one copy, out of the memory map
     if out.ndim == 2:
         out = out[:, None, :]
-    _check_finite(path, out, out.sum(axis=0, dtype=np.float64))
+    _check_finite(source, out, out.sum(axis=0, dtype=np.float64))
     return out
 
 
-def load_segments(path: str | Path, num_segments: int = 32) -> np.ndarray:
-    """Read a file's `[S, V, D]` segment means straight from the memory map (no whole-video copy)."""
-    arr = np.asarray(open_features(path))
+def load_segments(source: str | Path | Sequence[str | Path], num_segments: int = 32) -> np.ndarray:
+    """Read a video's `[S, V, D]` segment means straight from the memory map (no whole-video copy).
+
+    Per-crop files are reduced crop by crop (the same float32 means as a stacked file's crop column)."""
+    if isinstance(source, (list, tuple)):
+        arrs = _crop_arrays(source)
+        out = np.stack([reduce_to_segments(a, num_segments) for a in arrs], axis=1)
+        for c, (p, a) in enumerate(zip(source, arrs)):
+            _check_finite(p, a, out[:, c])
+        return out
+    arr = np.asarray(open_features(source))
     if arr.ndim == 2:
         arr = arr[:, None, :]
     out = reduce_to_segments(arr, num_segments)
-    _check_finite(path, arr, out)
+    _check_finite(source, arr, out)
     return out
 
 

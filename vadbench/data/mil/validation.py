@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from vadbench.data.mil.features import FeatureFileError, open_features
-from vadbench.errors import ConfigError
+from vadbench.errors import ConfigError, not_a_file
 
 # Sidecar settings that describe what a feature vector is; they must be the same in every file of a
 # run (clip features; patch files differ in their view/grid keys only).
@@ -49,6 +49,9 @@ def read_sidecar(path: str | Path) -> dict | None:
     """The extraction sidecar `<path>.json` as a dict, None when absent; a bad one is an error."""
     side = Path(str(path) + ".json")
     if not side.is_file():
+        if side.exists():   # a folder (or socket, ...) in the sidecar's place: not silently "no sidecar"
+            raise FeatureFileError(f"extraction sidecar {side} {not_a_file(side)}; expected the JSON file "
+                                   f"`vadbench extract` writes, or nothing")
         return None
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))

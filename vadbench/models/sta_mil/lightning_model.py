@@ -26,12 +26,12 @@ class STAMIL(MILAnomalyModule):
     """
 
     model_id = "sta_mil"
-    evaluation_options = ("test_segments",)
+    evaluation_options = MILAnomalyModule.evaluation_options + ("test_segments",)
 
     def __init__(self, *, test_segments: int | None = 32, **kwargs):
         super().__init__(**kwargs)
         self.test_segments = test_segments
-        self.test_metrics = FrameMetricsWithScoreGap(self.frames_per_snippet)
+        self.test_metrics = FrameMetricsWithScoreGap(self.frames_per_snippet, self.far_threshold)
 
     def training_step(self, batch: MILBatch, batch_idx: int) -> torch.Tensor:
         out = self.model(batch.features, batch.mask)

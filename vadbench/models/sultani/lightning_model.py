@@ -28,13 +28,13 @@ class SultaniMIL(MILAnomalyModule):
     """
 
     model_id = "sultani"
-    evaluation_options = ("test_scoring",)
+    evaluation_options = MILAnomalyModule.evaluation_options + ("test_scoring",)
 
     def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
                  scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16,
-                 test_scoring: Literal["per_snippet", "official_segments"] = "per_snippet"):
+                 test_scoring: Literal["per_snippet", "official_segments"] = "per_snippet", far_threshold: float = 0.5):
         super().__init__(net=net, loss=loss, optimizer=optimizer, scheduler=scheduler,
-                         frames_per_snippet=frames_per_snippet)
+                         frames_per_snippet=frames_per_snippet, far_threshold=far_threshold)
         if test_scoring not in ("per_snippet", "official_segments"):
             raise ValueError(f"test_scoring must be 'per_snippet' or 'official_segments'; got {test_scoring!r}")
         self.test_scoring = test_scoring
