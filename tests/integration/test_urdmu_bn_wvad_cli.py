@@ -2,9 +2,10 @@
 golden harness saved it with `torch.save(net.state_dict())`) tests to the golden harness's scores.
 
 The checkpoint holds the golden formula weights under the official keys, in float32 (what the official
-code saves); the test videos are the golden test videos (5 crops, D = 1024) in the synthetic data
-layout. The per-video scores `vadbench test` saves must equal the official code's float32 test path
-recorded in the fixtures, and the result must say that the weights are the authors'.
+code saves); the test videos are the golden test videos (5 crops, D = 1024) in XD-Violence's per-crop
+layout, tested with the packaged `<model>/xd_violence.yaml` as a user types it. The per-video scores
+`vadbench test` saves must equal the official code's float32 test path recorded in the fixtures, and the
+result must say that the weights are the authors'.
 """
 
 from __future__ import annotations
@@ -21,29 +22,32 @@ from vadbench.cli import main
 from vadbench.leaderboard.scores import load_scores
 from vadbench.results import load_records
 
-# model -> (golden fixture, key table, weight seed, the official widths the synthetic config shrinks)
+# model -> (golden fixture, key table, weight seed)
 MODELS = {
     "urdmu": ("urdmu_official_golden", "urdmu_official", "golden-urdmu-v1"),
     "bn_wvad": ("bn_wvad_official_golden", "bn_wvad_official", "golden-bnwvad-v1"),
 }
-OFFICIAL_WIDTHS = ["--model.init_args.net.init_args.embed_dim=512", "--model.init_args.net.init_args.dim_head=128",
-                   "--model.init_args.net.init_args.mlp_dim=512"]
-NAMES = {"test0": "Abuse500_x264", "test1": "Normal_Videos_900_x264"}   # anomalous, normal
+NAMES = {"test0": "Golden.Test0.2023__#00-00-00_00-00-45_label_B1-0-0",      # violent
+         "test1": "Golden.Test1.2023__#00-01-00_00-01-37_label_A"}           # normal
+LIST_DIR = "E:/DLCode/datasets/ECCV2020XD-Violence/i3d-features/RGBTest/"   # as the official lists name them
 
 
-def golden_videos_as_dataset(root: Path, meta: dict) -> Path:
-    """The golden test videos in the synthetic layout ([T, crops, D] `<name>_i3d.npy`, lists, UCF-style
-    annotation), used as they are (`synthetic.json` present)."""
+def golden_videos_as_xd(root: Path, meta: dict) -> Path:
+    """The golden test videos in XD-Violence's per-crop layout (`<video>__<c>.npy`, each [T, 1024]; the
+    official list format; XD_Annotation.txt), marked as a generated set (`synthetic.json`)."""
     (root / "features").mkdir(parents=True)
+    lines = []
     for key, t in meta["test_videos"].items():
         name = NAMES[key.rsplit("/", 1)[1]]
-        np.save(root / "features" / f"{name}_i3d.npy", feature_file(key, t, meta["crops"], meta["feature_dim"]))
-    names = [f"{n}_i3d.npy" for n in NAMES.values()]
+        video = feature_file(key, t, meta["crops"], meta["feature_dim"])                 # [T, 5, 1024]
+        for c in range(meta["crops"]):
+            np.save(root / "features" / f"{name}__{c}.npy", np.ascontiguousarray(video[:, c]))
+            lines.append(f"{LIST_DIR}{name}__{c}.npy")
     for split in ("train", "test"):
-        (root / f"{split}.list").write_text("\n".join(names) + "\n")
-    (root / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt").write_text(
-        "Abuse500_x264.mp4  Abuse  161  400  -1  -1\nNormal_Videos_900_x264.mp4  Normal  -1  -1  -1  -1\n")
-    (root / "synthetic.json").write_text(json.dumps({"note": "golden test videos"}))
+        (root / f"{split}.list").write_text("\n".join(lines) + "\n")
+    (root / "XD_Annotation.txt").write_text(f"{NAMES['test0']} 161 400\n")
+    (root / "synthetic.json").write_text(json.dumps({"layout": "xd_violence", "crops": meta["crops"],
+                                                     "feature_dim": meta["feature_dim"], "frames_per_snippet": 16}))
     return root
 
 
@@ -52,12 +56,11 @@ def golden_videos_as_dataset(root: Path, meta: dict) -> Path:
 def test_an_official_checkpoint_tests_through_the_cli_to_the_golden_scores(model, tmp_path):
     fixture, keys, seed = MODELS[model]
     arrays, meta = load(fixture)
-    root = golden_videos_as_dataset(tmp_path / "data", meta)
+    root = golden_videos_as_xd(tmp_path / "data", meta)
     official = tmp_path / f"{model}_official.pkl"      # as the official code saves it: float32 state_dict
     torch.save({k: v.float() if v.is_floating_point() else v for k, v in official_state(keys, seed=seed).items()},
                official)
-    assert main(["test", "--config", f"{model}/synthetic.yaml", f"--data.init_args.root={root}",
-                 f"--data.init_args.feature_dim={meta['feature_dim']}", *OFFICIAL_WIDTHS, f"--ckpt_path={official}",
+    assert main(["test", "--config", f"{model}/xd_violence.yaml", f"--data.init_args.root={root}", f"--ckpt_path={official}",
                  "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
                  f"--trainer.default_root_dir={tmp_path / 'runs'}", f"--results_dir={tmp_path / 'results'}"]) == 0
     (record,) = load_records([tmp_path / "results"])
