@@ -31,16 +31,19 @@ demo: install  ## synthetic data -> RTFM test at init, fit, test -> learned AUC,
 	@$(PYTHON) -c "from vadbench.results import load_records as load; r = {x['setting']: x['metrics']['frame_auc_micro'] for x in load(['$(DEMO_DIR)/results'])}; print(f\"frame AUC (micro): {r['init']:.3f} at init -> {r['default']:.3f} learned\")"
 
 test: install  ## install, then run the whole test suite (slow real-data and multi-process tests included), 2 workers
-	$(PYTEST) -q -n 2 --dist load --maxschedchunk 1
+	@$(MAKE) --no-print-directory test-full
 
 test-fast: ## run the tests not marked slow (no install step)
 	$(PYTEST) -q -m "not slow"
 
+test-full: ## run every test, slow ones included, 2 workers (make test without the install step)
+	$(PYTEST) -q -n 2 --dist load --maxschedchunk 1
+
 bench: install  ## print throughput/memory ratios of the benchmarks
 	$(PYTHON) -m vadbench.cli bench rtfm
 
-leaderboard:  ## regenerate leaderboards/ from the metafile and leaderboards/results
-	$(PYTHON) -m vadbench.cli leaderboard --results leaderboards/results --out leaderboards
+leaderboard:  ## regenerate the committed board leaderboards/ from the metafiles and leaderboards/results
+	$(PYTHON) -m vadbench.cli leaderboard --committed
 
 clean:  ## remove generated runs, results and caches
 	rm -rf runs results lightning_logs $(DEMO_DIR) .pytest_cache

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import site
+import subprocess
+import venv
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -72,3 +77,50 @@ def tiny_synthetic_mil(tmp_path_factory) -> Path:
     cfg = SyntheticMILConfig(feature_dim=64, crops=2, train_normal=24, train_abnormal=24, test_normal=8,
                              test_abnormal=8, min_snippets=24, max_snippets=60)
     return write_synthetic_mil(out, cfg)
+
+
+WHEEL_SKIP = {".git", "runs", "results", "build", "dist", "leaderboard", "report", "wandb", "__pycache__",
+              ".pytest_cache"}
+
+
+@pytest.fixture(scope="session")
+def wheel_install(tmp_path_factory) -> SimpleNamespace:
+    """vadbench installed with `pip install .` (a wheel, not editable) into a fresh venv that sees the system's
+    dependencies (no network: PIP_NO_INDEX). Built once per session; tests run it from `new_folder()`s.
+
+    Fields: `python`, `vadbench` (the console script), `venv`, `env` (no PYTHONPATH: the source tree is not
+    importable), `new_folder()` (an empty folder outside the repository)."""
+    base = tmp_path_factory.mktemp("wheel")
+    src = base / "src"   # a copy: pip builds in the source folder (build/, *.egg-info) and must not touch ours
+    # outputs a developer may have in the checkout are left out, at its top level only (`vadbench/leaderboard/`
+    # is package code, `./leaderboard/` an output)
+    shutil.copytree(REPO, src, symlinks=True,
+                    ignore=lambda d, names: [n for n in names if (n in WHEEL_SKIP and Path(d) == REPO)
+                                             or n in ("__pycache__", ".pytest_cache") or n.endswith(".egg-info")])
+    env_dir = base / "venv"
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
+    py = env_dir / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # The new venv sees the packages of the environment running the tests (pip, the build backend,
+    # vadbench's dependencies): in a fresh venv, what `make install` installed from the project's own
+    # files, never the base interpreter's packages by accident (issue #20: `system_site_packages`
+    # meant the base interpreter's, so a fresh venv failed on a build tool the project never installed).
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    outer = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])
+    Path(purelib, "_tests_outer_env.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({d!r})" for d in outer if Path(d).is_dir()) + "\n")
+    env["PIP_NO_INDEX"] = "1"          # never a network call: the dependencies are the system's
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    out = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", str(src)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    count = iter(range(10**6))
+
+    def new_folder() -> Path:
+        folder = base / f"elsewhere{next(count)}"
+        folder.mkdir()
+        return folder
+
+    return SimpleNamespace(python=py, vadbench=env_dir / "bin" / "vadbench", venv=env_dir, src=src, env=env,
+                           new_folder=new_folder)

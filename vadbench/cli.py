@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from vadbench.trainer_args import VERB_LINES
+
 TRAINER_VERBS = {"fit", "validate", "test", "predict"}
 
 USAGE = """usage: vadbench <verb> [options]        (vadbench <verb> --help for a verb's options)
@@ -24,12 +26,7 @@ anomalous action recognition (TRX, SKPS-Net) benchmarks. Configs are packaged: p
   vadbench fit --config rtfm/synthetic.yaml --config logger/wandb.yaml   # ... logged to wandb (offline)
   vadbench report --results results                      # compare your runs with the papers"""
 
-TRAINER_HELP = {
-    "fit": "train a model from a config, then test it and write a result JSON (+ per-video scores)",
-    "validate": "run the validation split with a checkpoint",
-    "test": "test a checkpoint (or the initial weights) and write a result JSON",
-    "predict": "score videos with a checkpoint; writes per-video scores under <run folder>/predictions/",
-}
+TRAINER_HELP = VERB_LINES  # one line per trainer verb (vadbench/trainer_args.py)
 
 # One line per verb for `vadbench --help` (a verb missing here shows its module docstring's first line).
 VERB_HELP = {
@@ -84,7 +81,7 @@ def _verb_line(verb: str) -> str:
 
 def usage() -> str:
     width = max(len(v) for v in [*TRAINER_VERBS, *_verbs()]) + 2
-    lines = [USAGE, "", "trainer verbs (Lightning; `vadbench fit --help` lists every option):"]
+    lines = [USAGE, "", "trainer verbs (Lightning; `vadbench fit --help`: vadbench's options and the config names):"]
     lines += [f"  {v:<{width}}{TRAINER_HELP[v]}" for v in ("fit", "validate", "test", "predict")]
     lines += ["", "other verbs:"]
     lines += [f"  {v:<{width}}{_verb_line(v)}" for v in _verbs()]
@@ -104,7 +101,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     verb = argv[0].replace("-", "_") if argv[0] not in TRAINER_VERBS else argv[0]  # ssrl-schedule == ssrl_schedule
     if verb in TRAINER_VERBS:
-        from vadbench.errors import debug_enabled, print_error
+        from vadbench.errors import VadbenchError, debug_enabled, print_error
+        from vadbench.trainer_args import FULL_HELP, check_args, short_help
+
+        rest = argv[1:]
+        if FULL_HELP in rest:   # Lightning's own help: every trainer / model / data option
+            argv = [verb] + ["--help" if a == FULL_HELP else a for a in rest]
+        elif "-h" in rest or "--help" in rest:
+            print(short_help(verb))
+            return 0
+        else:
+            try:   # the common mistakes answered in well under a second, before Lightning is imported
+                check_args(verb, rest)
+            except (VadbenchError, FileNotFoundError) as err:
+                if debug_enabled():
+                    raise
+                print_error(err)
+                return 2
         from vadbench.trainer_cli import USER_ERRORS
 
         try:

@@ -6,14 +6,16 @@ Add wandb to any run with the packaged overlay or a class path:
     vadbench fit --config rtfm/synthetic.yaml --trainer.logger vadbench.loggers.VadbenchWandbLogger
     vadbench fit ... --trainer.logger WandbLogger          # Lightning's own logger works too
 
-Offline by default: the run is written under the run folder (`trainer.default_root_dir`, default
-`runs/`, as `runs/wandb/offline-run-*`) and uploaded later with `wandb sync`. A run goes online only
+Offline by default: the run is written under the run folder (the run's own folder under
+`trainer.default_root_dir`, default `runs/`: `runs/<model>/<dataset>/<setting>/<run>/wandb/offline-run-*`)
+and uploaded later with `wandb sync`. A run goes online only
 when the user is logged in (`wandb login`, or `WANDB_API_KEY`) or sets `WANDB_MODE` (which always
 wins: `WANDB_MODE=disabled` turns wandb off). `WANDB_DIR`, if set, replaces the run folder.
 
 Each run logs (see `prepare_loggers` and `log_test_result`):
 - config: the full resolved config (`WandbSaveConfigCallback`, Lightning's SaveConfigCallback hook),
-  plus `vadbench/model`, `vadbench/dataset`, `vadbench/setting`, `vadbench/seed`, ...;
+  plus `vadbench/model`, `vadbench/dataset`, `vadbench/setting`, `vadbench/seed`, ...; nothing else
+  (Lightning's hyper-parameter logging, which would repeat `net`, `loss`, `optimizer` at the top, is off);
 - name `<model>-<dataset>-<setting>-seed<seed>`, group `<model>-<dataset>-<setting>` (the seeds of one
   experiment), tags (model, dataset, data source, setting, seed), job type (the verb);
 - per-step metrics (`train/<loss term>`, `val/...`) through Lightning's logger, x-axis the global step;
@@ -81,6 +83,11 @@ class VadbenchWandbLogger(_LightningWandbLogger):
         self.log_checkpoint = log_checkpoint
         self.log_scores = log_scores
 
+    def log_hyperparams(self, params, *args, **kwargs) -> None:
+        """Nothing: the full resolved config is logged whole by `WandbSaveConfigCallback`; Lightning's own
+        call would add the LightningModule's constructor arguments (`net`, `loss`, `optimizer`,
+        `_instantiator`) again as top-level keys beside the nested `model:` block."""
+
 
 def _wandb_loggers(trainer) -> list:
     return [lg for lg in getattr(trainer, "loggers", []) if isinstance(lg, _LightningWandbLogger)]
@@ -130,6 +137,8 @@ def prepare_loggers(cli) -> None:
             init.pop("anonymous", None)  # Lightning passes None; wandb warns that the setting does nothing
         if init.get("mode") is None and not isinstance(lg, VadbenchWandbLogger):  # Lightning's own logger
             init["mode"] = default_mode() if not lg._offline else "offline"
+        if not isinstance(lg, VadbenchWandbLogger):   # same reason as VadbenchWandbLogger.log_hyperparams
+            lg.log_hyperparams = VadbenchWandbLogger.log_hyperparams.__get__(lg)
         if lg._save_dir in (None, ".", "./"):  # never the working directory (a ./vadbench/ there shadows the package)
             lg._save_dir = os.environ.get("WANDB_DIR") or cli.trainer.default_root_dir or "runs"
         # absolute: wandb's service process keeps the working directory it was started in, so a
@@ -150,7 +159,9 @@ class WandbSaveConfigCallback(SaveConfigCallback):
         import yaml
 
         text = self.parser.dump(self.config, format="yaml", skip_none=False, skip_check=True)
-        resolved = yaml.safe_load(text) or {}
+        # top-level options left unset (`optimizer: null` of LightningCLI beside the model's own optimizer,
+        # `ckpt_path: null`) would read as duplicates of the nested values: only what is set is logged
+        resolved = {k: v for k, v in (yaml.safe_load(text) or {}).items() if v is not None}
         for lg in loggers:
             lg.experiment.config.update(resolved, allow_val_change=True)
             run_files = getattr(lg.experiment, "dir", None)
@@ -184,9 +195,9 @@ def curve_tables(frame_scores, frame_labels) -> dict[str, Any]:
     fpr, tpr = _downsample(fpr, tpr)
     rec, prec = _downsample(rec[::-1], prec[::-1])
     roc = wandb.Table(columns=["class", "fpr", "tpr"],
-                      data=[[f"anomalous (AUC {100 * roc_auc:.2f})", float(x), float(y)] for x, y in zip(fpr, tpr)])
+                      data=[[f"anomalous (AUC {100 * roc_auc:.2f}%)", float(x), float(y)] for x, y in zip(fpr, tpr)])
     pr = wandb.Table(columns=["class", "recall", "precision"],
-                     data=[[f"anomalous (AP {100 * ap:.2f})", float(x), float(y)] for x, y in zip(rec, prec)])
+                     data=[[f"anomalous (AP {100 * ap:.2f}%)", float(x), float(y)] for x, y in zip(rec, prec)])
     return {
         "test/roc_curve": wandb.plot_table("wandb/area-under-curve/v0", roc, {"x": "fpr", "y": "tpr", "class": "class"},
                                            {"title": "ROC (frame level)", "x-axis-title": "false positive rate",

@@ -63,6 +63,45 @@ def make_run_dir(root: str | Path, model: str, dataset: str, setting: str, seed,
     raise FileExistsError(f"could not create a new run folder under {parent}")
 
 
+def remove_unused_run_dir(run_dir: str | Path) -> bool:
+    """Remove a failed run's folder when it holds nothing a user could want (no checkpoint, no
+    predictions, no logged step: only config.yaml, hparams.yaml, empty logs), then its empty parents
+    (`<setting>/`, `<dataset>/`, `<model>/` and the root itself). Returns whether it was removed."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    if _is_ddp_worker() or not run_dir.is_dir():
+        return False
+    for f in run_dir.rglob("*"):
+        if not f.is_file():
+            continue
+        if f.suffix == ".ckpt" or "predictions" in f.relative_to(run_dir).parts:
+            return False
+        if f.name == "metrics.csv" and len(f.read_text(encoding="utf-8", errors="replace").splitlines()) > 1:
+            return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for parent in list(run_dir.parents)[:4]:
+        try:
+            parent.rmdir()   # only when empty
+        except OSError:
+            break
+    return True
+
+
+def synthetic_locations(datamodule) -> list[Path]:
+    """The folders of the synthetic data sets a datamodule reads (generated on first use), for the log."""
+    out = []
+    if getattr(datamodule, "data_source", None) != "synthetic":
+        return out
+    if hasattr(datamodule, "root_dir"):                  # MIL features
+        out.append(Path(datamodule.root_dir))
+    elif hasattr(datamodule, "_root"):                   # few-shot videos: train and test sets
+        for ds, root in ((datamodule.dataset_id, datamodule.root), (datamodule.test_dataset_id, datamodule.test_root)):
+            if ds == "synthetic":
+                out.append(Path(datamodule._root(ds, root)))
+    return list(dict.fromkeys(p.resolve() for p in out))
+
+
 def check_checkpoint(path: str | Path, option: str = "--ckpt_path") -> None:
     """Refuse a checkpoint Lightning could not load, naming the file and what was expected."""
     if str(path) in ("last", "best", "hpc", "registry") or str(path).startswith("registry:"):

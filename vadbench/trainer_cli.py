@@ -21,7 +21,8 @@ from vadbench.models.mil_base import MIL_LINKS
 from vadbench.checkpointing import VadbenchCheckpoint
 from vadbench.paths import expand_config
 from vadbench.results import make_record, write_record
-from vadbench.runs import RNGStateCallback, check_checkpoint, check_model_data_agree, make_run_dir
+from vadbench.runs import (RNGStateCallback, check_checkpoint, check_model_data_agree, make_run_dir,
+                           remove_unused_run_dir, synthetic_locations)
 
 # Bad input raises these with a message naming the file and the expectation; shown without a
 # traceback (set VADBENCH_DEBUG=1 for one). Every vadbench error class derives from VadbenchError.
@@ -113,6 +114,7 @@ class VadbenchCLI(LightningCLI):
         try:
             super().instantiate_classes()
         except Exception as err:
+            self._remove_failed_run_dir()
             cause = _vadbench_cause(err)
             if cause is None or cause is err:
                 raise
@@ -121,9 +123,30 @@ class VadbenchCLI(LightningCLI):
 
         prepare_loggers(self)  # wandb run name / group / tags / folder from model, dataset, setting, seed
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            self._remove_failed_run_dir()
+            raise
+
+    def _remove_failed_run_dir(self) -> None:
+        """A run that failed before its first training step (bad data, a wrong option) leaves no folder."""
+        trainer = getattr(self, "trainer", None)
+        if getattr(self, "run_dir", None) is not None and not (trainer is not None and trainer.global_step > 0):
+            remove_unused_run_dir(self.run_dir)
+
     def _check_model_data(self) -> None:
         if self.datamodule is not None and self.model is not None:
             check_model_data_agree(self.model, self.datamodule)
+        if not getattr(self, "_said_where", False) and self.trainer.is_global_zero:
+            self._said_where = True
+            from vadbench.paths import default_data_home
+
+            home = default_data_home().expanduser().resolve()
+            for where in synthetic_locations(self.datamodule):
+                note = " (generated on first use under $VADBENCH_HOME)" if where.is_relative_to(home) else ""
+                print(f"vadbench: synthetic data in {where}{note}", file=sys.stderr)
 
     before_fit = before_validate = before_test = before_predict = _check_model_data
 
@@ -243,9 +266,54 @@ def _has_omegaconf() -> bool:
     return True
 
 
+# Keys of a run folder's config.yaml that a new run takes over; the others name the old run (its folder,
+# result folder, the checkpoint it resumed from) or belong to one verb only.
+RUN_CONFIG_KEYS = ("seed_everything", "trainer", "model", "data", "checkpoint", "setting", "optimizer", "lr_scheduler")
+
+
+def run_config_text(path: Path) -> str:
+    """A run folder's `config.yaml` as the first `--config` of a new run of the same model and data: the
+    run's folders (`trainer.default_root_dir`, `checkpoint.dirpath`) and values linked from the data are left
+    out, so the new run gets its own folder under ./runs and the links fill the model side again."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"run config {path} is not readable YAML: {err}") from err
+    if not isinstance(saved, dict) or "model" not in saved:
+        raise ConfigError(f"run config {path}: expected the config.yaml `vadbench fit` writes (no `model:` key)")
+    config = {k: saved[k] for k in RUN_CONFIG_KEYS if k in saved}
+    for key in ("trainer.default_root_dir", "checkpoint.dirpath", *(t for _, t in (*MIL_LINKS, *FEWSHOT_LINKS))):
+        *parents, leaf = key.split(".")
+        node = config
+        for p in parents:
+            node = node.get(p) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _with_run_config(argv: list[str]) -> list[str]:
+    """`vadbench test --ckpt_path runs/.../last.ckpt` with no --config: the run folder's config first."""
+    from vadbench.trainer_args import TRAINER_VERBS, ckpt_path_of, given_configs, run_folder_config
+
+    if not argv or argv[0] not in TRAINER_VERBS or given_configs(argv[1:]):
+        return argv
+    ckpt = ckpt_path_of(argv[1:])
+    if ckpt is None:
+        return argv
+    path = run_folder_config(ckpt)
+    print(f"vadbench: config from the checkpoint's run folder: {path} (options you give override it)",
+          file=sys.stderr)
+    return [argv[0], "--config", run_config_text(path), *argv[1:]]
+
+
 def _resolve_config_args(argv: list[str]) -> list[str]:
     """Replace each `--config NAME` / `--config=NAME` by the resolved path (packaged names allowed);
-    a composed experiment (`compose:` list) becomes one `--config` per part, in order."""
+    a composed experiment (`compose:` list) becomes one `--config` per part, in order. A trainer verb
+    with `--ckpt_path` and no `--config` starts from the checkpoint's run folder config (`_with_run_config`)."""
+    argv = _with_run_config(argv)
     out, i = [], 0
     while i < len(argv):
         arg = argv[i]
@@ -257,7 +325,8 @@ def _resolve_config_args(argv: list[str]) -> list[str]:
             out.append(arg)
             i += 1
             continue
-        for part in _expand_config_checked(name):
+        parts = [name] if "\n" in name else _expand_config_checked(name)   # a YAML text (run config) as it is
+        for part in parts:
             out += ["--config", str(part)]
     _refuse_linked_targets(out)
     return out

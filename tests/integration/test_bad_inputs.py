@@ -290,7 +290,7 @@ def test_model_and_data_feature_dims_disagree(data, tmp_path, capsys):
 @pytest.mark.parametrize("option, expected", [
     ("--model.init_args.net.init_args.k=abc", "--model.init_args.net.init_args.k: Expected a <class 'int'>"),
     ("--model.init_args.no_such_option=1", "--model.init_args.no_such_option: Option 'no_such_option' is not accepted"),
-    ("--no_such_flag", "unrecognized arguments: --no_such_flag"),
+    ("--no_such_flag", "--no_such_flag: no such option"),   # answered before Lightning is imported
 ])
 def test_a_wrong_option_is_one_line_naming_the_option(data, tmp_path, capsys, option, expected):
     _fails(capsys, [*_args(data, tmp_path, "fit"), option], expected)

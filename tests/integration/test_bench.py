@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 
 from vadbench.cli import main
 
@@ -36,6 +37,18 @@ CASES = {
                        "GFLOP/frame forward"],
                       r"^input supply / model demand at batch 16 tasks with 1 workers: ([\d.]+)x \(cpu, measured\), "
                       r"([\d.e+-]+)x \(gpu, estimated\); a GPU needs ~\d+ decode workers at \d+ frames/s each$"),
+    "gpu": (["--tiny", "--models", "sultani,trx", "--steps", "2", "--warmup", "1", "--published-batch", "1",
+             "--published-dim", "16", "--published-steps", "1", "--input-workers", "1", "--input-tasks", "1",
+             "--input-way", "2", "--input-query", "1", "--input-size", "32", "--input-frames", "12", "--input-height",
+             "32", "--input-crop", "28", "--input-backbone", "resnet_tiny", "--input-model-tasks", "1",
+             "--device", "auto"],
+            ["vadbench bench gpu: device cpu", "fp32 bf16-mixed bf16 / fp32", "sultani (sultani/synthetic.yaml)",
+             "trx (trx/synthetic_5w1s.yaml)", "train step, s/batch", "peak memory, MB n/a n/a",
+             "test throughput, videos/s", "test throughput, episodes/s", "frame AUC after 3 steps",
+             "accuracy after 3 steps", "published: ucf_crime.yaml, 1+1 x 32 x 10 x 16",
+             "20000 steps (max_steps), extrapolated h", "loader supply, 1 worker", "backbone consumption, fp32",
+             "backbone consumption, bf16-mixed", "decode workers at"],
+            r"^bf16-mixed / fp32 train step time, median over 2 models: ([\d.]+)x \(cpu\)$"),
 }
 
 
@@ -62,3 +75,15 @@ def test_bench_rtfm_compile_prints_compiled_and_eager_steps(capsys):
     m = re.search(r"batch 2\+2 Lightning, compiled ([\d.]+) s/step", words)
     assert m and float(m.group(1)) > 0, words
     assert re.search(r"batch 2\+2 compiled / eager ([\d.]+)x", words), words
+
+
+def test_bench_gpu_reports_a_run_out_of_memory_and_goes_on():
+    from vadbench.benchmarks.gpu import _cells, guarded
+
+    def out_of_memory():
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    failed = guarded(out_of_memory)
+    assert failed == {"error": "out of memory (OutOfMemoryError)"}
+    assert _cells(failed, {"step": 0.5}, "step", ".4f") == ["out of memory (OutOfMemoryError)", "", ""]
+    assert _cells({"step": 1.0}, {"step": 0.5}, "step", ".4f") == ["1.0000", "0.5000", "0.50x"]

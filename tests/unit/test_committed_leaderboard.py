@@ -29,8 +29,11 @@ def test_every_model_has_three_seeds_on_the_synthetic_benchmarks():
         assert {s for m, s in seeds if m == model} >= {"5w1s", "5w5s", "5w10s"}, model
     table = (ROOT / "README.md").read_text()
     for model, setting in seeds:
-        assert f"| {model} | {setting} | synthetic |" in table
+        row = "default" if model in FEW_SHOT else setting       # few-shot: the shots side by side in one row
+        assert f"| {model} | {row} | synthetic |" in table
     assert "| 0,1,2 |" in table
+    for shots in ("5w1s", "5w5s", "5w10s"):
+        assert f"| {shots} accuracy (%) ours |" in table
 
 
 def test_no_row_of_a_table_repeats_another_experiment():

@@ -178,7 +178,8 @@ def test_anomaly_detection_and_few_shot_never_share_a_table_and_ci_is_in_percent
     assert not any("AUC" in h for h in fs.header)
     assert not any("accuracy" in h for h in tables["synthetic, anomaly detection"].header)
     row = dict(zip(fs.header, fs.rows[0]))
-    assert row["accuracy (%) ours"] == "62.00" and row["accuracy (%) ±95% CI ours"] == "3.10"  # same unit
+    assert row["5w1s accuracy (%) ours"] == "62.00"
+    assert row["5w1s accuracy 95% CI half-width (%) ours"] == "3.10"  # a half-width, in the accuracy's unit
 
 
 def test_html_renders_markdown_and_names_the_results_source(tmp_path, meta):
@@ -271,3 +272,21 @@ def test_published_xd_violence_tables_lead_with_ap_whatever_the_transcription_or
                                 "xd_violence frame AP, official PR-AUC (%)", "xd_violence frame AP (%)",
                                 "xd_violence frame AUC (%)"]
     assert table.rows == [["Toy", "toy", "default", "60.00", "80.00", "71.00", "70.00", "90.00"]]
+def test_leaderboard_reads_your_results_and_rebuilds_the_committed_board_only_when_asked(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """Issue 25: with no arguments the board is built from ./results into ./leaderboard (it read the
+    repository's leaderboards/results before, and failed from a wheel); `--committed` is the repository's."""
+    monkeypatch.chdir(tmp_path)
+    assert lb_cmd.main([]) == 2
+    assert "no ./results in" in capsys.readouterr().err
+    write(tmp_path / "results", "rtfm", "ucf_crime", 0, 0.84)
+    assert lb_cmd.main([]) == 0
+    text = (tmp_path / "leaderboard" / "README.md").read_text()
+    assert "`results`" in text and "| rtfm | default | real |" in text and "leaderboards/results" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leaderboard", "results"]
+    assert lb_cmd.main(["--committed", "--check"]) == 0                 # the repository's board, read-only here
+    assert f"{LEADERBOARDS_DIR} is up to date" in capsys.readouterr().out
+    assert lb_cmd.main(["--committed", "--out", "x"]) == 2
+    monkeypatch.setattr(lb_cmd, "LEADERBOARDS_DIR", tmp_path / "site-packages" / "leaderboards")   # a wheel
+    assert lb_cmd.main(["--committed"]) == 2
+    assert "not in an installed package" in capsys.readouterr().err

@@ -186,3 +186,94 @@ def test_timeline_draws_each_model_against_its_own_ground_truth():
     one = timeline_figure({"rtfm": series["rtfm"], "sultani": series["sultani"]})
     assert len(one.axes) == 1
     plt.close(one)
+
+
+def _no_legend_on_any_axes(fig):
+    """Every legend lies outside every axes box: it covers no curve, no shading, no other panel."""
+    import matplotlib.pyplot as plt
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert legends, "no legend drawn"
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent(renderer)), f"legend over the axes {ax.get_title()!r}"
+    plt.close(fig)
+
+
+def test_plot_roc_from_a_results_folder_without_naming_its_one_dataset(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    res = tmp_path / "results"
+    write_result_with_scores(res, "rtfm", rng, quality=3.0)
+    write_result_with_scores(res, "sultani", rng, quality=0.5)
+    assert plot_cmd.main(["roc", "--results", str(res), "--out", str(tmp_path / "roc.png")]) == 0
+    check_png(tmp_path / "roc.png")
+    write_result_with_scores(res, "rtfm", rng, quality=3.0, dataset="shanghaitech")
+    assert plot_cmd.main(["roc", "--results", str(res), "--out", str(tmp_path / "two.png")]) == 2
+    err = capsys.readouterr().err
+    assert "several datasets (shanghaitech, ucf_crime): choose one with --dataset" in err
+    assert plot_cmd.main(["roc", "--results", str(res), "--dataset", "shanghaitech",
+                          "--out", str(tmp_path / "sh.png")]) == 0
+
+
+def test_each_test_set_gets_its_own_roc_and_pr_axes(tmp_path):
+    """Two test sets of one dataset name (different data fingerprints): one row of ROC/PR axes each."""
+    import json
+
+    from vadbench.commands.plot import _curves_from_results
+    from vadbench.leaderboard.plots import roc_pr_figure
+
+    rng = np.random.default_rng(4)
+    res = tmp_path / "results"
+    for model, fp in (("rtfm", "sha256:aaaaaa11"), ("ssrl", "sha256:bbbbbb22")):
+        path = write_result_with_scores(res, model, rng, quality=2.0, dataset="synthetic")
+        path.write_text(json.dumps(dict(json.loads(path.read_text()), data_fingerprint=fp)))
+    sets = _curves_from_results([str(res)], None)
+    assert sorted(sets) == ["synthetic (test set aaaaaa)", "synthetic (test set bbbbbb)"]
+    fig = roc_pr_figure(sets)
+    assert len(fig.axes) == 4
+    curves = [sorted(line.get_label().split(" (")[0] for line in ax.get_lines() if not line.get_label().startswith(
+        "chance")) for ax in fig.axes]
+    assert curves == [["rtfm"], ["rtfm"], ["ssrl"], ["ssrl"]]
+    _no_legend_on_any_axes(fig)
+
+
+def test_pr_plot_draws_the_chance_level_and_areas_are_in_percent():
+    from vadbench.leaderboard.plots import roc_pr_figure
+
+    rng = np.random.default_rng(5)
+    labels = (rng.random(400) < 0.2).astype(int)
+    scores = labels + rng.standard_normal(400)
+    fig = roc_pr_figure({"": {"model": (scores, labels)}})
+    ax_roc, ax_pr = fig.axes
+    chance = [line for line in ax_pr.get_lines() if line.get_label().startswith("chance")]
+    assert len(chance) == 1 and list(chance[0].get_ydata()) == pytest.approx([labels.mean()] * 2)
+    texts = [t.get_text() for ax in (ax_roc, ax_pr) for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("model (AUC ") and t.endswith("%)") for t in texts)
+    assert any(t.startswith("model (AP ") and t.endswith("%)") for t in texts)
+    assert f"chance (AP {100 * labels.mean():.2f}% = anomalous frames)" in texts
+    _no_legend_on_any_axes(fig)
+
+
+def test_timeline_and_shots_legends_are_off_the_data():
+    from vadbench.leaderboard.plots import shots_figure, timeline_figure
+    from vadbench.leaderboard.scores import VideoScores
+
+    gt = np.zeros(40, np.int64)
+    gt[8:16] = 1
+    _no_legend_on_any_axes(timeline_figure({"rtfm": VideoScores("v", np.linspace(0, 1, 10), gt, 4),
+                                            "ssrl": VideoScores("v", np.linspace(1, 0, 10), gt, 4)}))
+    points = [{"label": "trx", "model": "trx", "dataset": "hmdb51", "shots": k, "value": v, "err": 1.0}
+              for k, v in ((1, 40.0), (5, 60.0))]
+    points += [{"label": "trx", "model": "trx", "dataset": "hmdb51", "shots": 5, "value": 75.6, "paper": True}]
+    _no_legend_on_any_axes(shots_figure(points))
+
+
+def test_plots_read_the_results_folder_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert plot_cmd.main(["roc", "--out", "roc.png"]) == 2
+    assert "result path(s) not found: ['results']" in capsys.readouterr().err
+    write_result_with_scores(tmp_path / "results", "rtfm", np.random.default_rng(6), quality=2.0)
+    assert plot_cmd.main(["roc", "--out", "roc.png"]) == 0 and (tmp_path / "roc.png").is_file()

@@ -179,7 +179,8 @@ def test_dry_run_plans_every_packaged_table(data, tmp_path, capsys):
         assert reproduce.main([tid, "--dry-run", "--data", data, "--results-dir", str(tmp_path)]) == 0, \
             capsys.readouterr().err
         out = capsys.readouterr().out
-        assert f"vadbench reproduce {tid}: " in out and "[to run]" in out
+        # real data: no --root given, so every run is flagged (it would fail at once)
+        assert f"vadbench reproduce {tid}: " in out and ("[to run]" if data == "synthetic" else "[needs --root") in out
 
 
 def test_a_root_per_dataset(tmp_path, capsys):
@@ -269,3 +270,28 @@ def test_models_settings_datasets_run_part_of_a_table(stub_env, capsys):
     # a filtered-out row's missing config does not stop the others
     assert reproduce.main(["missing", "--metafiles", str(specs), "--dry-run", "--datasets", "shanghaitech"]) == 2
     assert "no_such_model/shanghaitech.yaml" in (err := capsys.readouterr().err) and "ucf_crime.yaml" not in err
+
+
+def test_real_runs_without_a_data_folder_are_flagged_by_the_dry_run_and_refused(tmp_path, monkeypatch, capsys):
+    """Issue 25: `--dry-run` listed 16 runs of ssrl-table3 that would all fail for want of a --root; now the
+    dry run flags them and a real run stops before starting any. Results go to ./results (the working folder)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(reproduce, "FIT_COMMAND", [sys.executable, "-c", "raise SystemExit(99)"])   # never started
+    assert reproduce.main(["rtfm-baseline", "--dry-run", "--seeds", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert "[needs --root ucf_crime] rtfm__ucf_crime__default__seed0" in out
+    assert "[needs --root shanghaitech] rtfm__shanghaitech__default__seed0" in out
+    assert "--results_dir results --trainer.default_root_dir=runs/reproduce/rtfm-baseline/" in out
+    assert "give --root shanghaitech=DIR --root ucf_crime=DIR" in err
+    assert reproduce.main(["rtfm-baseline", "--seeds", "0"]) == 2
+    assert "error: 4 run(s) have no data folder for shanghaitech, ucf_crime" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()                               # nothing was started
+    (tmp_path / "ucf").mkdir()
+    assert reproduce.main(["rtfm-baseline", "--dry-run", "--seeds", "0", "--root", "ucf_crime=ucf",
+                           "--root", "shanghaitech=absent"]) == 0
+    out = capsys.readouterr().out
+    assert "[to run] rtfm__ucf_crime__default__seed0" in out
+    assert "[needs --root shanghaitech] rtfm__shanghaitech__default__seed0" in out     # a folder that does not exist
+    assert reproduce.main(["rtfm-baseline", "--data", "synthetic", "--dry-run", "--seeds", "0"]) == 0
+    assert "--results_dir results/synthetic " in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == [tmp_path / "ucf"]                 # dry runs write nothing

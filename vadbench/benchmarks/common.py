@@ -6,6 +6,7 @@ import resource
 import statistics
 import time
 
+import lightning as L
 import torch
 
 
@@ -33,6 +34,23 @@ def now(device: torch.device) -> float:
     """A wall-clock reading after the device's queued work has finished."""
     sync(device)
     return time.perf_counter()
+
+
+def step_intervals(ends: list[float], warmup: int) -> list[float]:
+    """Step times from step-end readings, dropping the first `warmup` (>= 1) steps."""
+    e = ends[max(1, warmup) - 1:]
+    return [b - a for a, b in zip(e, e[1:])]
+
+
+class StepEndTimer(L.Callback):
+    """Reads the clock (after the device's queued work) at the end of every training batch, so that
+    consecutive readings time a whole step: loading, forward, backward, optimizer."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.ends = device, []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.ends.append(now(self.device))
 
 
 def median(xs) -> float:

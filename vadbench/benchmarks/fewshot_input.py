@@ -72,8 +72,9 @@ def supply(args, root: Path, workers: int) -> float:
     return args.tasks / (time.perf_counter() - start)
 
 
-def demand(args, device: torch.device, backbone: str, crop: int) -> float:
-    """Training tasks per second of TRX on in-memory tasks (forward + backward, no optimizer step)."""
+def demand(args, device: torch.device, backbone: str, crop: int, bf16: bool = False) -> float:
+    """Training tasks per second of TRX on in-memory tasks (forward + backward, no optimizer step);
+    `bf16`: under bfloat16 autocast (Lightning's `bf16-mixed`)."""
     from vadbench.models.trx import TRX
     from vadbench.models.trx.torch_model import TRXHeadConfig, TRXModel
 
@@ -86,9 +87,10 @@ def demand(args, device: torch.device, backbone: str, crop: int) -> float:
     q_labels = torch.arange(args.way, device=device).repeat_interleave(args.query)
 
     def step():
-        feats = model.embed(torch.cat([support, query]))
-        logits = model.episode_logits(feats[:n_support], labels, feats[n_support:], args.way)
-        loss, _ = model.loss(logits, q_labels)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            feats = model.embed(torch.cat([support, query]))
+            logits = model.episode_logits(feats[:n_support], labels, feats[n_support:], args.way)
+            loss, _ = model.loss(logits, q_labels)
         loss.backward()
 
     step()

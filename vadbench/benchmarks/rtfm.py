@@ -18,7 +18,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from vadbench.benchmarks.common import devices, median, now, table
+from vadbench.benchmarks.common import StepEndTimer, devices, median, now, step_intervals, table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,31 +52,17 @@ def _module(args):
     return rtfm_module(args.dim)
 
 
-def _intervals(ends: list[float], warmup: int) -> list[float]:
-    """Step times from step-end readings, dropping the first `warmup` (>= 1) steps."""
-    e = ends[warmup - 1:]
-    return [b - a for a, b in zip(e, e[1:])]
-
-
-class _StepTimer(L.Callback):
-    def __init__(self, device: torch.device):
-        self.device, self.ends = device, []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.ends.append(now(self.device))
-
-
 def lightning_steps(root: Path, args, batch: int, device: torch.device, compiled: bool = False) -> list[float]:
     """Lightning step times; `compiled`: with `TorchCompile` (compilation happens in the untimed warm-up)."""
     from vadbench.callbacks import TorchCompile
 
-    timer = _StepTimer(device)
+    timer = StepEndTimer(device)
     callbacks = [timer] + ([TorchCompile()] if compiled else [])
     trainer = L.Trainer(accelerator=device.type, devices=1, max_steps=args.warmup + args.steps, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=callbacks)
     trainer.fit(_module(args), datamodule=_data(root, args, batch, device))
-    return _intervals(timer.ends, args.warmup)
+    return step_intervals(timer.ends, args.warmup)
 
 
 def bare_steps(root: Path, args, batch: int, device: torch.device) -> list[float]:
@@ -100,7 +86,7 @@ def bare_steps(root: Path, args, batch: int, device: torch.device) -> list[float
         terms["loss"].backward()
         opt.step()
         ends.append(now(device))
-    return _intervals(ends, args.warmup)
+    return step_intervals(ends, args.warmup)
 
 
 def main(args) -> int:

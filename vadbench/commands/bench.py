@@ -5,8 +5,10 @@
     vadbench bench memory          # peak RSS of fit+test in one process at two dataset sizes
     vadbench bench extract         # vadbench extract / bare PyAV decode of the same videos
     vadbench bench fewshot-input   # few-shot training loader supply vs TRX demand (CPU; GPU estimate)
+    vadbench bench gpu             # every model: fp32 vs bf16-mixed step time, memory, throughput, metric
 
-Each runs on the CPU and, when CUDA is available, adds a GPU column (`--device` to choose). The
+Each runs on the CPU and, when CUDA is available, adds a GPU column (`--device` to choose; `gpu`
+runs on CUDA when available, else on the CPU, and says which). The
 implementations live in `vadbench/benchmarks/`; `vadbench bench <name> --help` lists the sizes.
 """
 
@@ -17,7 +19,7 @@ import importlib
 import sys
 
 BENCHMARKS = {"rtfm": "rtfm", "trx-cache": "trx_cache", "memory": "memory", "extract": "extract",
-              "fewshot-input": "fewshot_input"}
+              "fewshot-input": "fewshot_input", "gpu": "gpu"}
 
 
 def main(argv: list[str]) -> int:

@@ -120,6 +120,9 @@ def main(argv: list[str]) -> int:
     i.add_argument("dataset")
     args = parser.parse_args(argv)
     if args.action == "info":
+        from vadbench.data.manifest import manifest_dir
+
+        print(f"# {manifest_dir(args.dataset) / 'manifest.yaml'} (packaged with vadbench)")
         print(yaml.safe_dump(load_manifest(args.dataset), sort_keys=False))
         return 0
     return verify(args.dataset, args.root, args.annotations, args.suffix, args.deep, layout=args.layout,

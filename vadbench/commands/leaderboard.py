@@ -1,11 +1,13 @@
 """`vadbench leaderboard`: regenerate the leaderboard tables from the metafile and result files.
 
     vadbench leaderboard [--results DIR ...] [--out DIR] [--plots] [--wandb] [--check]
+    vadbench leaderboard --committed [--plots] [--check]     # the repository's board (= make leaderboard)
 
-Writes `<out>/README.md`, `<out>/leaderboard.csv` and `<out>/leaderboard.html` (default out:
-`./leaderboard/` in the working directory, never the source tree; the committed tables are
-regenerated with `--out leaderboards`, see `make leaderboard`), deterministically: sorted, no
-timestamps. Results on different test sets of one dataset name (different data fingerprints) get
+Reads your result files (default `./results`, where `vadbench fit|test` write them) and writes
+`<out>/README.md`, `<out>/leaderboard.csv` and `<out>/leaderboard.html` (default out: `./leaderboard/`),
+deterministically: sorted, no timestamps. The board committed in a source checkout
+(`leaderboards/`, built from `leaderboards/results`) is rebuilt only by `--committed` (or `make
+leaderboard`). Results on different test sets of one dataset name (different data fingerprints) get
 separate tables. `--plots` also writes PNGs under `<out>/plots/` and embeds them; `--wandb` logs the
 numeric comparison tables and plots to a wandb run (as `vadbench report` does; offline unless you are
 logged in or WANDB_MODE says otherwise); `--check` writes nothing and fails if the files are stale.
@@ -25,10 +27,11 @@ OUTPUT_FILES = ("README.md", "leaderboard.csv", "leaderboard.html")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vadbench leaderboard", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--results", nargs="+", default=[str(LEADERBOARDS_DIR / "results")],
-                   help="result JSON files or folders (searched recursively); default leaderboards/results")
-    p.add_argument("--out", default="leaderboard",
-                   help="output folder (default ./leaderboard; the committed tables: --out leaderboards)")
+    p.add_argument("--results", nargs="+", default=None,
+                   help="result JSON files or folders (searched recursively); default ./results")
+    p.add_argument("--out", default=None, help="output folder (default ./leaderboard)")
+    p.add_argument("--committed", action="store_true",
+                   help="the board committed in a source checkout: --results leaderboards/results --out leaderboards")
     p.add_argument("--metafile", default=None, help="a metafile, or a folder of <model>/metafile.yml (default: the one beside every model)")
     p.add_argument("--plots", action="store_true", help="write PNG plots under <out>/plots and embed them")
     p.add_argument("--wandb", action="store_true", help="log tables and plots to wandb (offline by default)")
@@ -65,10 +68,27 @@ def generate(results: list[str], out: str | Path, metafile: str | None = None, p
     return texts
 
 
+def resolve_paths(args) -> tuple[list[str], Path]:
+    """--results / --out, or the committed board's folders with --committed (a source checkout only)."""
+    if args.committed:
+        if args.results or args.out:
+            raise ValueError("--committed chooses both folders (leaderboards/results -> leaderboards): "
+                             "give it without --results / --out")
+        if not (LEADERBOARDS_DIR / "results").is_dir():
+            raise FileNotFoundError("--committed: no committed board here (leaderboards/ exists in a source checkout "
+                                    "of vadbench, not in an installed package); pass --results DIR")
+        return [str(LEADERBOARDS_DIR / "results")], LEADERBOARDS_DIR
+    results = args.results or ["results"]
+    if not args.results and not Path("results").exists():
+        raise FileNotFoundError(f"no ./results in {Path.cwd()} (where `vadbench fit` writes result files); pass "
+                                f"--results DIR, or --committed for the board of a source checkout")
+    return results, Path(args.out or "leaderboard")
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    out = Path(args.out)
     try:
+        args.results, out = resolve_paths(args)
         texts = generate(args.results, out, args.metafile, plots=args.plots and not args.check)
     except (FileNotFoundError, ValueError) as err:
         print(f"vadbench leaderboard: error: {err}", file=sys.stderr)
@@ -78,8 +98,10 @@ def main(argv: list[str]) -> int:
         stale = [n for n, t in texts.items()
                  if not (out / n).is_file() or (out / n).read_text(encoding="utf-8") != t]
         if stale:
+            again = "vadbench leaderboard --committed" if args.committed else "vadbench leaderboard" + "".join(
+                f" {a}" for a in argv if a != "--check")
             print(f"vadbench leaderboard: stale: {', '.join(str(out / n) for n in stale)}; "
-                  f"run `vadbench leaderboard` to regenerate", file=sys.stderr)
+                  f"run `{again}` to regenerate", file=sys.stderr)
             return 1
         print(f"vadbench leaderboard: {out} is up to date")
         return 0

@@ -1,11 +1,12 @@
 """`vadbench plot`: PNG plots from score files and result files.
 
     vadbench plot roc      --scores A.scores.npz [B.scores.npz ...] [--labels A B] --out roc.png
-    vadbench plot roc      --results DIR --dataset ucf_crime --out roc.png
+    vadbench plot roc      [--results DIR] [--dataset ucf_crime] --out roc.png     (default ./results)
     vadbench plot timeline --scores A.scores.npz [B.scores.npz ...] [--video NAME] --out timeline.png
-    vadbench plot shots    --results DIR --out shots.png
+    vadbench plot shots    [--results DIR] --out shots.png
 
-roc: frame-level ROC and PR curves, one per model (the scores files written beside result JSONs).
+roc: frame-level ROC and PR curves, one per model (the scores files written beside result JSONs); with
+--results, one row of plots per test set of the dataset (--dataset only when the folder holds several).
 timeline: one video's per-frame scores of each model, ground-truth anomalies shaded (default: the
 first anomalous video). shots: few-shot accuracy vs shots per model, the papers' numbers dashed.
 """
@@ -24,8 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     roc = sub.add_parser("roc", help="ROC and PR curves per model on one dataset")
     roc.add_argument("--scores", nargs="+", default=None, help="scores files (.scores.npz)")
     roc.add_argument("--labels", nargs="+", default=None, help="legend labels, one per scores file")
-    roc.add_argument("--results", nargs="+", default=None, help="result folders/files: use their scores files")
-    roc.add_argument("--dataset", default=None, help="with --results: the dataset to plot")
+    roc.add_argument("--results", nargs="+", default=None,
+                     help="result folders/files: use their scores files (default ./results when no --scores)")
+    roc.add_argument("--dataset", default=None, help="with --results: the dataset to plot (when it holds several)")
     roc.add_argument("--out", required=True)
     roc.add_argument("--title", default="")
     tl = sub.add_parser("timeline", help="per-video score timeline with ground-truth shading")
@@ -35,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--out", required=True)
     tl.add_argument("--title", default="")
     sh = sub.add_parser("shots", help="few-shot accuracy vs shots per model")
-    sh.add_argument("--results", nargs="+", required=True, help="result folders/files")
+    sh.add_argument("--results", nargs="+", default=["results"], help="result folders/files (default ./results)")
     sh.add_argument("--no-paper", action="store_true", help="do not draw the papers' numbers")
     sh.add_argument("--out", required=True)
     sh.add_argument("--title", default="")
@@ -48,6 +50,41 @@ def _labels(args, files) -> list[str]:
     return list(args.labels) if args.labels else [Path(f).name.replace(".scores.npz", "") for f in files]
 
 
+def _existing(results: list[str]) -> list[str]:
+    missing = [r for r in results if not Path(r).exists()]
+    if missing:
+        raise ValueError(f"result path(s) not found: {missing} (where `vadbench fit|test` write result files, "
+                         f"./results by default); pass --results DIR")
+    return results
+
+
+def _curves_from_results(results: list[str], dataset: str | None) -> dict:
+    """{test set: {model label: (frame scores, frame labels)}} of one dataset's scores files under `results`;
+    the dataset may be left out when the folder holds one. Each test set (data fingerprint) of the dataset
+    gets its own row of plots, never shared axes."""
+    from vadbench.leaderboard import plots
+    from vadbench.results import load_records
+
+    files = plots.score_files_by_group(load_records(_existing(results)))
+    datasets = sorted({k[0] for k in files})
+    if not datasets:
+        raise ValueError(f"no scores files (<result>.scores.npz, written by every MIL test) under {results}")
+    if dataset is None:
+        if len(datasets) > 1:
+            raise ValueError(f"{results} holds several datasets ({', '.join(datasets)}): choose one with --dataset")
+        dataset = datasets[0]
+    mine = {k: sf for k, sf in files.items() if k[0] == dataset}
+    if not mine:
+        raise ValueError(f"no scores files (<result>.scores.npz) for dataset {dataset!r} under {results}; "
+                         f"datasets there: {', '.join(datasets)}")
+    fps = sorted({k[4] for k in mine})
+    sets: dict[str, dict] = {}
+    for k, sf in mine.items():
+        name = f"{dataset} (test set {k[4].split(':')[-1][:6]})" if len(fps) > 1 else dataset
+        sets.setdefault(name, {})[plots._series_label(k[1], k[2], k[3])] = sf.frames()
+    return sets
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from vadbench.leaderboard import plots
@@ -57,20 +94,8 @@ def main(argv: list[str]) -> int:
         if args.kind == "roc":
             if args.scores:
                 curves = {lab: load_scores(f).frames() for lab, f in zip(_labels(args, args.scores), args.scores)}
-            elif args.results and args.dataset:
-                from vadbench.results import load_records
-
-                files = plots.score_files_by_group(load_records(args.results))
-                mine = {k: sf for k, sf in files.items() if k[0] == args.dataset}
-                several = len({k[4] for k in mine}) > 1   # test sets of one name: say which curve is which
-                curves = {plots._series_label(k[1], k[2], k[3])
-                          + (f" [test set {k[4].split(':')[-1][:6]}]" if several else ""): sf.frames()
-                          for k, sf in mine.items()}
-                if not curves:
-                    raise ValueError(f"no scores files (<result>.scores.npz) for dataset {args.dataset!r} "
-                                     f"under {args.results}")
             else:
-                raise ValueError("give --scores FILES, or --results DIR with --dataset")
+                curves = _curves_from_results(args.results or ["results"], args.dataset)
             out = plots.plot_roc_pr(curves, args.out, title=args.title)
         elif args.kind == "timeline":
             files = [load_scores(f) for f in args.scores]
@@ -86,7 +111,7 @@ def main(argv: list[str]) -> int:
             from vadbench.results import load_records
 
             meta = load_metafile()
-            groups = group_records(load_records(args.results))
+            groups = group_records(load_records(_existing(args.results)))
             points = plots.shots_points(meta, groups)
             if args.no_paper:
                 points = [p for p in points if not p.get("paper")]

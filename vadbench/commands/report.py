@@ -6,9 +6,11 @@ Reads the result JSON files (folders searched recursively; default `results/`, w
 fit|test` write them), groups them by model x setting x test set (data fingerprint, never the dataset
 name alone) over seeds, and writes:
 
-- `<out>/report.html`: one numeric table per paper table our results touch, then one per test set
-  (mean, std, number of seeds and the paper's number as numbers, the wandb runs aggregated), and the
-  ROC / PR and timeline plots under `<out>/plots/`: for readers without wandb;
+- `<out>/report.html`: one numeric table per paper table our real-data results touch, then one per test
+  set (mean, std, number of seeds and the paper's number as numbers, the wandb runs aggregated, or each
+  seed's run folder and result file), the training-loss curves of the runs (per group, mean ± std over
+  seeds, read from the run folders' CSV / wandb / TensorBoard logs, offline) and the ROC / PR and
+  timeline plots under `<out>/plots/`: for readers without wandb;
 - `<out>/report.json`: the same tables, machine-readable;
 - a wandb run (job type `report`, offline unless you are logged in or set WANDB_MODE) holding one
   `wandb.Table` per table, linked to the runs it aggregates (their paths, from the result JSONs),
@@ -58,9 +60,11 @@ def build(results: list[str], out: str | Path, metafile: str | None = None, plot
     tables = numeric_tables(meta, groups)
     plot_files: list[Path] = []
     if plots:
+        from vadbench.leaderboard.curves import loss_curves
         from vadbench.leaderboard.plots import leaderboard_plots
 
-        plot_files = leaderboard_plots(records, meta, groups, Path(out) / "plots")
+        plot_files = loss_curves(groups, Path(out) / "plots") + leaderboard_plots(records, meta, groups,
+                                                                                  Path(out) / "plots")
     rel = [p.relative_to(Path(out)).as_posix() for p in plot_files]
     return {"tables": tables, "plots": plot_files, "records": records,
             "html": render_report_html(tables, rel, results, out)}

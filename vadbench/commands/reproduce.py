@@ -32,7 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-from vadbench.paths import LEADERBOARDS_DIR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", "--gpus", dest="devices", type=int, default=0,
                    help="run N at a time, one GPU each (default: sequential, accelerator from the config)")
     p.add_argument("--results-dir", default=None,
-                   help="where result JSONs go (default: leaderboards/results for real data, "
-                        "results/synthetic for synthetic)")
+                   help="where result JSONs go (default: ./results for real data, ./results/synthetic for "
+                        "synthetic; the committed board's: leaderboards/results)")
     p.add_argument("--work-dir", default=None, help="logs and checkpoints (default runs/reproduce/<table>)")
     p.add_argument("--max-steps", type=int, default=None,
                    help="--trainer.max_steps of every run (synthetic default: the table's, 50)")
@@ -128,7 +127,7 @@ def execute(runs, results_dir: Path, work_dir: Path, devices: int) -> list[tuple
 def main(argv: list[str]) -> int:
     from vadbench.leaderboard.board import group_records, markdown_table, reproduce_table
     from vadbench.leaderboard.metafile import load_metafile, metafile_paths
-    from vadbench.leaderboard.specs import load_specs, parse_roots, plan_runs
+    from vadbench.leaderboard.specs import load_specs, missing_roots, parse_roots, plan_runs
 
     extra: list[str] = []
     if "--" in argv:
@@ -169,7 +168,8 @@ def main(argv: list[str]) -> int:
         print(f"vadbench reproduce: error: table {spec.id!r} ({args.data} data) needs config file(s) that do not "
               f"exist: {', '.join(str(m) for m in missing)}", file=sys.stderr)
         return 2
-    default_results = LEADERBOARDS_DIR / "results" if args.data == "real" else Path("results") / "synthetic"
+    # outputs under the working directory, as every verb's (the committed board: --results-dir leaderboards/results)
+    default_results = Path("results") if args.data == "real" else Path("results") / "synthetic"
     results_dir = Path(args.results_dir) if args.results_dir else default_results
     work_dir = Path(args.work_dir) if args.work_dir else Path("runs") / "reproduce" / spec.id
     try:
@@ -180,10 +180,21 @@ def main(argv: list[str]) -> int:
     todo = [r for r in runs if not any(r.matches(rec) for rec in existing)]
     print(f"vadbench reproduce {spec.id}: {len(runs)} run(s), {len(runs) - len(todo)} already in {results_dir}, "
           f"{len(todo)} to run")
+    no_root = {r.name: ds for r, ds in ((r, missing_roots(r)) for r in todo) if ds}
     if args.dry_run:
         for r in runs:
-            state = "exists" if r not in todo else "to run"
+            state = "exists" if r not in todo else ("needs --root " + ",".join(no_root[r.name]) if r.name in no_root
+                                                     else "to run")
             print(f"  [{state}] {r.name}: vadbench " + " ".join(shlex.quote(a) for a in r.fit_args(results_dir, work_dir / "runs")))
+    if no_root:
+        datasets = sorted({d for ds in no_root.values() for d in ds})
+        print(f"vadbench reproduce: {'note' if args.dry_run else 'error'}: {len(no_root)} run(s) have no data folder "
+              f"for {', '.join(datasets)} (or it does not exist) and would fail: give "
+              + " ".join(f"--root {d}=DIR" for d in datasets) + " (`vadbench data info DATASET` says what each holds), "
+              "or --data synthetic for a CPU smoke test", file=sys.stderr)
+        if not args.dry_run:
+            return 2
+    if args.dry_run:
         return 0
     failures = execute(todo, results_dir, work_dir, args.devices) if todo else []
     # the paper numbers: every model's metafile, plus those given with --metafiles

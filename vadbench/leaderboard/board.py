@@ -8,6 +8,7 @@ timestamp, so the same inputs always give the same bytes.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import math
@@ -149,31 +150,23 @@ def duplicate_rows(groups: list[ResultGroup]) -> list[tuple[ResultGroup, ResultG
 
 def short_fingerprint(fp: str | None) -> str:
     """"sha256:29e70156..." -> "29e701"; None -> "unknown"."""
-    return (fp or "unknown").split(":")[-1][:6]
-
-
-def data_sets(groups: list[ResultGroup]) -> list[tuple[str, str | None, str]]:
-    """(dataset, fingerprint, family) of the groups, sorted: one leaderboard table each."""
-    return sorted({(g.dataset, g.data_fingerprint, g.family) for g in groups},
-                  key=lambda k: (k[0], k[1] or "", k[2]))
-
-
-def data_set_title(dataset: str, fingerprint: str | None, family: str, keys: list[tuple]) -> str:
-    """The dataset name, plus the fingerprint when the name holds several test sets and the family
-    when it holds both kinds of model."""
-    title = dataset
-    if len({k[1] for k in keys if k[0] == dataset}) > 1:
-        title += f" (test set {short_fingerprint(fingerprint)})"
-    if len({k[2] for k in keys if k[0] == dataset}) > 1:
-        title += f", {family}"
-    return title
+    return fp.split(":")[-1][:6] if fp else "unknown"
 
 
 def metric_label(meta: Metafile, metric: str) -> str:
-    """The metafile's label; an undeclared `accuracy_ci95` reads "accuracy (%) ±95% CI"."""
-    if metric.endswith("_ci95") and metric not in meta.metrics and metric[:-5] in meta.metrics:
-        return f"{meta.metric_label(metric[:-5])} ±95% CI"
+    """The metafile's label; an undeclared `accuracy_ci95` reads "accuracy 95% CI half-width (%)" (the
+    half-width of the confidence interval over test episodes, in the accuracy's unit)."""
+    if is_ci(meta, metric):
+        base = meta.metric_label(metric[:-5])
+        name, unit = (base[: base.rindex(" (")], base[base.rindex(" (") :]) if base.endswith(")") and " (" in base \
+            else (base, "")
+        return f"{name} 95% CI half-width{unit}"
     return meta.metric_label(metric)
+
+
+def is_ci(meta: Metafile, metric: str) -> bool:
+    """An undeclared `<metric>_ci95`: the half-width of `<metric>`'s 95% confidence interval."""
+    return metric.endswith("_ci95") and metric not in meta.metrics
 
 
 def metric_scale(meta: Metafile, metric: str) -> float:
@@ -194,13 +187,15 @@ def fmt_paper(meta: Metafile, entry: PaperEntry | None) -> str:
 
 
 def fmt_ours(meta: Metafile, metric: str, stats: tuple[float, float, int] | None) -> str:
+    """Mean ± sample std over seeds; one seed, or a confidence-interval half-width (already a ± of its
+    own), shows the mean alone."""
     if stats is None:
         return "—"
     mean, std, n = stats
     scale = metric_scale(meta, metric)
     digits = 2 if scale != 1 else 3
     text = f"{mean * scale:.{digits}f}"
-    return text + (f" ± {std * scale:.{digits}f}" if n > 1 else "")
+    return text + (f" ± {std * scale:.{digits}f}" if n > 1 and not is_ci(meta, metric) else "")
 
 
 def comparable(group: ResultGroup) -> bool:
@@ -269,32 +264,109 @@ class Table:
     caption: str = ""
 
 
+@dataclass
+class TableKey:
+    """One comparison table: a dataset and model family, and the test set(s) its numbers come from.
+
+    Anomaly detection: one test set (data fingerprint) per table. Few-shot: the shot counts of a model
+    side by side (5w1s | 5w5s | 5w10s), each shot column on its own test set: rows whose shots use the
+    same test sets share a table (`fingerprints`: one per shot)."""
+
+    dataset: str
+    family: str
+    fingerprints: tuple[tuple[str, str], ...]   # ((shots or "", fingerprint or ""), ...)
+    title: str = ""
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.dataset, self.fingerprints, self.family)
+
+
+def _row_key(g: ResultGroup) -> tuple:
+    """Few-shot groups of one model that differ only in their shots are one table row."""
+    shots, rest = split_shots(g.setting)
+    setting = (rest or "default") if shots else g.setting
+    return (g.model, setting, g.data_source, g.backbone or "", g.model_selection)
+
+
+def table_groups(groups: list[ResultGroup]) -> list[tuple[TableKey, list[ResultGroup]]]:
+    """The tables of the leaderboard and the report, each with its groups (see `TableKey`)."""
+    rows: dict[tuple, list[ResultGroup]] = {}
+    for g in groups:
+        key = (g.dataset, g.family) + (_row_key(g) if g.family == "few-shot" else (g.data_fingerprint or "",))
+        rows.setdefault(key, []).append(g)
+    tables: dict[tuple, list[ResultGroup]] = {}
+    for key, gs in rows.items():
+        fps = tuple(sorted({(split_shots(g.setting)[0] or "" if g.family == "few-shot" else "",
+                             g.data_fingerprint or "") for g in gs}, key=lambda x: (_shots_k(x[0]), x)))
+        tables.setdefault((key[0], key[1], fps), []).extend(gs)
+    keys = [TableKey(d, f, fps) for d, f, fps in tables]
+    out = []
+    for k in sorted(keys, key=lambda k: k.sort_key):
+        same_name = [x for x in keys if x.dataset == k.dataset]
+        title = k.dataset
+        if len({fp for x in same_name for _, fp in x.fingerprints}) > 1 or \
+                len([x for x in same_name if x.family == k.family]) > 1:
+            sets = sorted({short_fingerprint(fp or None) for _, fp in k.fingerprints})
+            title += f" (test set{'s' if len(sets) > 1 else ''} {', '.join(sets)})"
+        if len({x.family for x in same_name}) > 1:
+            title += f", {k.family}"
+        k.title = title
+        out.append((k, sorted(tables[(k.dataset, k.family, k.fingerprints)],
+                              key=lambda g: (_row_key(g), _shots_k(split_shots(g.setting)[0] or "")))))
+    return out
+
+
+def fingerprint_note(key: TableKey) -> str:
+    """The test set(s) of a table, for a footnote: `sha256:...`, or `5w1s, 5w5s sha256:...; 5w10s sha256:...`."""
+    by_fp: dict[str, list[str]] = {}
+    for shots, fp in key.fingerprints:
+        by_fp.setdefault(fp or "unknown", []).append(shots)
+    if len(by_fp) == 1:
+        return f"test set (data fingerprint): {next(iter(by_fp))}"
+    return "test sets (data fingerprints): " + "; ".join(f"{', '.join(s for s in shots if s)} {fp}".strip()
+                                                         for fp, shots in by_fp.items())
+
+
 def results_tables(meta: Metafile, groups: list[ResultGroup]) -> list[Table]:
-    """One table per test set (dataset x data fingerprint) and model family: rows model x setting x
-    provenance, columns per metric ours | paper | Δ."""
+    """One table per `TableKey`: rows model x setting x provenance, columns per metric ours | paper | Δ;
+    few-shot tables put the shots side by side (`5w1s accuracy (%)`, `5w5s accuracy (%)`, ...)."""
     tables = []
-    keys = data_sets(groups)
-    for dataset, fingerprint, family in keys:
-        gs = [g for g in groups if (g.dataset, g.data_fingerprint, g.family) == (dataset, fingerprint, family)]
+    for key, gs in table_groups(groups):
+        shots = sorted({split_shots(g.setting)[0] or "" for g in gs}, key=_shots_k) if key.family == "few-shot" \
+            else [""]
         metrics = metrics_for(meta, gs)
         header = ["model", "setting", "data", "backbone", "selection", "seeds"]
-        for m in metrics:
-            label = metric_label(meta, m)
-            header += [f"{label} ours", "paper", "Δ"] if _has_paper(meta, gs, m) else [f"{label} ours"]
-        rows = []
-        for g in gs:
-            row = [g.model, g.setting, g.data_source, g.backbone or "—", g.model_selection,
-                   ",".join(str(s) for s in g.seeds)]
+        columns = []   # (shots, metric, with paper)
+        for sh in shots:
+            of_shot = [g for g in gs if (split_shots(g.setting)[0] or "") == sh] if key.family == "few-shot" else gs
             for m in metrics:
-                row.append(fmt_ours(meta, m, g.mean_std(m)))
-                if _has_paper(meta, gs, m):
-                    entry = meta.best(g.model, g.setting, g.dataset, m)
+                if not any(m in g.metrics for g in of_shot):
+                    continue
+                label = (f"{sh} " if sh else "") + metric_label(meta, m)
+                paper = _has_paper(meta, of_shot, m)
+                columns.append((sh, m, paper))
+                header += [f"{label} ours", "paper", "Δ"] if paper else [f"{label} ours"]
+        rows_by_key: dict[tuple, dict[str, ResultGroup]] = {}
+        for g in gs:
+            rows_by_key.setdefault(_row_key(g), {})[split_shots(g.setting)[0] or "" if key.family == "few-shot"
+                                                     else ""] = g
+        rows = []
+        for rkey, by_shot in rows_by_key.items():
+            first = next(iter(by_shot.values()))
+            seeds = {sh: ",".join(str(s) for s in g.seeds) for sh, g in by_shot.items()}
+            seed_text = next(iter(seeds.values())) if len(set(seeds.values())) == 1 else \
+                "; ".join(f"{sh}: {v}" for sh, v in seeds.items())
+            row = [first.model, rkey[1], first.data_source, first.backbone or "—", first.model_selection, seed_text]
+            for sh, m, paper in columns:
+                g = by_shot.get(sh)
+                row.append(fmt_ours(meta, m, g.mean_std(m) if g else None))
+                if paper:
+                    entry = meta.best(g.model, g.setting, g.dataset, m) if g else None
                     row.append(fmt_paper(meta, entry) + (f" [{meta.short(entry.paper)} {entry.table}]" if entry else ""))
-                    row.append(fmt_diff(diff(meta, g, m, entry), g, entry))
+                    row.append(fmt_diff(diff(meta, g, m, entry) if g else None, g, entry))
             rows.append(row)
-        caption = f"test set fingerprint {fingerprint}" if fingerprint else ""
-        tables.append(Table(title=data_set_title(dataset, fingerprint, family, keys), header=header, rows=rows,
-                            caption=caption))
+        tables.append(Table(title=key.title, header=header, rows=rows, caption=fingerprint_note(key)))
     return tables
 
 
@@ -342,6 +414,9 @@ INTRO = (
     "Generated by `vadbench leaderboard` from `{metafile}` (numbers transcribed from the papers) "
     "and the result files in {sources}. Do not edit by hand: the command rewrites this file.\n\n"
     "How to read the comparison tables: **ours** = mean ± sample std over seeds (no ± with one seed); "
+    "a **95% CI half-width** column is the half-width of the accuracy's 95% confidence interval over the test "
+    "episodes (1.96·std/√episodes), in the accuracy's unit (percentage points), averaged over seeds; "
+    "few-shot tables put a model's shot counts side by side, each on its own episodes; "
     "**paper** = the published number for the same model, setting, dataset and metric, with its source "
     "(`[SSRL table1]` = table 1 of the SSRL paper); **Δ** = ours − paper, shown only for runs on real "
     "features from a pretrained or precomputed extractor (synthetic data is a smoke test; features of a "
@@ -350,7 +425,8 @@ INTRO = (
     "test score during training) is what the RTFM/SSRL official code reports. **data** = `real` or "
     "`synthetic` features; **backbone** = `pretrained` or `random_init` feature extractor (the model's, or "
     "for `vadbench extract` features the sidecars' weights; `—` = precomputed features). Results on "
-    "different test sets of one dataset name (different data fingerprints) get separate tables."
+    "different test sets of one dataset name (different data fingerprints) get separate tables (few-shot: separate "
+    "shot columns); the footnote under a table names its test sets."
 )
 
 
@@ -405,7 +481,7 @@ def render_markdown(meta: Metafile, groups: list[ResultGroup], n_files: int, plo
         out += ["No result files yet: run `vadbench reproduce <table>` or `vadbench fit ... --results_dir "
                 "leaderboards/results`.", ""]
     for t in res:
-        out += [f"### {t.title}", "", markdown_table(t), ""]
+        out += [f"### {t.title}", "", markdown_table(t), "", f"<sub>{t.caption}</sub>", ""]
     if plots:
         out += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in plots] + [""]
     out += ["## Paper references", "", "| ref | paper | model selection |", "|---|---|---|"]
@@ -468,7 +544,8 @@ def render_html(meta: Metafile, groups: list[ResultGroup], n_files: int, plots: 
              markdown_inline_html(intro(meta, sources)), "<h2>Our runs</h2>",
              f"<p>{n_files} result file(s), {len(groups)} model/setting/dataset group(s).</p>"]
     for t in results_tables(meta, groups):
-        parts += [f"<h3>{html.escape(t.title)}</h3>", html_table(t)]
+        parts += [f"<h3>{html.escape(t.title)}</h3>", html_table(dataclasses.replace(t, caption="")),
+                  f"<p><small>{html.escape(t.caption)}</small></p>"]
     if plots:
         parts.append("<h2>Plots</h2>")
         parts += [f"<img src=\"{html.escape(p)}\" alt=\"{html.escape(Path(p).stem)}\">" for p in plots]

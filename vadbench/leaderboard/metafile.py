@@ -8,9 +8,10 @@ Each result entry is one number printed in a paper's results table::
 
 `value` is as printed (percent for AUC and accuracy); `metrics[<metric>].scale` converts our result
 values (fractions) to the paper's unit. Metrics are declared once in `vadbench/leaderboard/tables.yaml`
-(a metafile may declare more). Papers are ordered by their `order` (then by file and position), and
-entries follow their paper's order (tables keep the paper's row order). The format of a metafile is
-described in docs/leaderboard.md.
+(a metafile may declare more); an undeclared frame-level metric (`frame_*`) is shown in percent like the
+declared ones, labelled from its name (`generic_metric`). Papers are ordered by their `order` (then by
+file and position), and entries follow their paper's order (tables keep the paper's row order). The
+format of a metafile is described in docs/leaderboard.md.
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ class ModelMeta:
         return [self.path.parent / c if c.startswith("./") else CONFIGS_DIR / c for c in self.configs]
 
 
+ACRONYMS = {"auc": "AUC", "ap": "AP", "pr": "PR", "far": "FAR", "roc": "ROC", "pr_auc": "PR-AUC"}
+
+
+def generic_metric(metric: str) -> dict[str, Any]:
+    """The declaration of an undeclared frame-level metric (`frame_<what>[_<subset>]`, e.g. a new metric of
+    the MIL pipeline): a fraction shown in percent like the other frame metrics, labelled from its name
+    (`frame_auc_abnormal` -> "frame AUC abnormal (%)"; `_micro`, the papers' default, is not repeated)."""
+    if not metric.startswith("frame_"):
+        return {}
+    name = metric[len("frame_"):].replace("pr_auc", "pr-auc")
+    words = [ACRONYMS.get(w, w.upper() if w == "pr-auc" else w) for w in name.split("_") if w != "micro"]
+    return {"label": "frame " + " ".join(words) + " (%)", "scale": 100,
+            "higher_is_better": "far" not in name.split("_")}
+
+
 @dataclass
 class Metafile:
     path: Path                          # the folder (or file) the metafiles were read from
@@ -79,10 +95,10 @@ class Metafile:
 
     # ------------------------------------------------------------------ look-ups
     def scale(self, metric: str) -> float:
-        return float(self.metrics.get(metric, {}).get("scale", 1))
+        return float(self.metrics.get(metric, generic_metric(metric)).get("scale", 1))
 
     def metric_label(self, metric: str) -> str:
-        return str(self.metrics.get(metric, {}).get("label", metric))
+        return str(self.metrics.get(metric, generic_metric(metric)).get("label", metric))
 
     def decimals(self, paper: str) -> int:
         return int(self.papers.get(paper, {}).get("decimals", 2))

@@ -29,37 +29,65 @@ SHOTS_RE = re.compile(r"^(\d+)w(\d+)s$")
 def _save(fig, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=100, metadata=PNG_METADATA)
+    # "tight": the legends sit outside the axes (never on the data) and must stay in the picture
+    fig.savefig(out, format="png", dpi=100, metadata=PNG_METADATA, bbox_inches="tight")
     plt.close(fig)
     return out
 
 
-def plot_roc_pr(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], out: str | Path, title: str = "") -> Path:
-    """ROC (left) and PR (right) curves; `curves[label] = (frame_scores, frame_labels)`."""
+def _legend_outside(ax, where: str = "right", fontsize: int = 8) -> None:
+    """The legend beside the axes (right) or under them (below), never over the curves."""
+    if where == "right":
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=fontsize, frameon=False)
+    else:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), borderaxespad=0, fontsize=fontsize, frameon=False)
+
+
+def roc_pr_figure(test_sets: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], title: str = ""):
+    """ROC (left) and PR (right) curves, one row per test set (`test_sets[name][label] = (frame_scores,
+    frame_labels)`): curves of different test sets never share axes. AUC and AP are in percent; the PR
+    panel draws the chance level (the fraction of anomalous frames, the AP of a random score)."""
     from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
-    if not curves:
-        raise ValueError(f"plot_roc_pr({out}): no curves to draw")
-    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for label in sorted(curves):
-        scores, labels = (np.asarray(x) for x in curves[label])
-        if labels.min(initial=0) == labels.max(initial=0):
-            raise ValueError(f"plot_roc_pr: {label!r} has frames of a single class; ROC needs both")
-        fpr, tpr, _ = roc_curve(labels, scores)
-        prec, rec, _ = precision_recall_curve(labels, scores)
-        ax_roc.plot(fpr, tpr, lw=1.6, label=f"{label} (AUC {100 * auc(fpr, tpr):.2f})")
-        ax_pr.plot(rec, prec, lw=1.6, label=f"{label} (AP {100 * average_precision_score(labels, scores):.2f})")
-    ax_roc.plot([0, 1], [0, 1], ls=":", c="grey", lw=1)
-    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (frame level)",
-               xlim=(0, 1), ylim=(0, 1.01))
-    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (frame level)", xlim=(0, 1), ylim=(0, 1.01))
-    for ax in (ax_roc, ax_pr):
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right" if ax is ax_roc else "upper right", fontsize=8)
+    if not test_sets or not all(test_sets.values()):
+        raise ValueError("plot_roc_pr: no curves to draw")
+    fig, axes = plt.subplots(len(test_sets), 2, figsize=(11, 5.2 * len(test_sets)), squeeze=False,
+                             layout="constrained")
+    for (name, curves), (ax_roc, ax_pr) in zip(test_sets.items(), axes):
+        rates = set()
+        for label in sorted(curves):
+            scores, labels = (np.asarray(x) for x in curves[label])
+            if labels.min(initial=0) == labels.max(initial=0):
+                raise ValueError(f"plot_roc_pr: {label!r} has frames of a single class; ROC needs both")
+            fpr, tpr, _ = roc_curve(labels, scores)
+            prec, rec, _ = precision_recall_curve(labels, scores)
+            ax_roc.plot(fpr, tpr, lw=1.6, label=f"{label} (AUC {100 * auc(fpr, tpr):.2f}%)")
+            ax_pr.plot(rec, prec, lw=1.6, label=f"{label} (AP {100 * average_precision_score(labels, scores):.2f}%)")
+            rates.add(round(float(labels.mean()), 6))
+        ax_roc.plot([0, 1], [0, 1], ls=":", c="grey", lw=1, label="chance (AUC 50%)")
+        for rate in sorted(rates):
+            ax_pr.axhline(rate, ls=":", c="grey", lw=1, label=f"chance (AP {100 * rate:.2f}% = anomalous frames)")
+        suffix = f": {name}" if name else ""
+        ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC (frame level){suffix}",
+                   xlim=(0, 1), ylim=(0, 1.01))
+        ax_pr.set(xlabel="recall", ylabel="precision", title=f"precision-recall (frame level){suffix}",
+                  xlim=(0, 1), ylim=(0, 1.01))
+        for ax in (ax_roc, ax_pr):
+            ax.grid(alpha=0.3)
+            _legend_outside(ax, "below")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, out)
+    return fig
+
+
+def plot_roc_pr(curves: Mapping[str, tuple[np.ndarray, np.ndarray]] | Mapping[str, Mapping], out: str | Path,
+                title: str = "") -> Path:
+    """ROC and PR curves of several models on one test set (`curves[label] = (frame_scores, frame_labels)`),
+    or on several test sets, one row each (`curves[test set][label] = ...`)."""
+    if not curves:
+        raise ValueError(f"plot_roc_pr({out}): no curves to draw")
+    several = all(isinstance(v, Mapping) for v in curves.values())
+    return _save(roc_pr_figure(curves if several else {"": curves}, title), out)
 
 
 def _spans(labels: np.ndarray) -> list[tuple[int, int]]:
@@ -86,7 +114,7 @@ def timeline_figure(series: Mapping[str, VideoScores], title: str = ""):
         else:
             panels.append((labels, [label]))
     colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(sorted(series))}
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False, layout="constrained")
     for ax, (gt, members) in zip(axes[:, 0], panels):
         for j, (start, end) in enumerate(_spans(gt)):
             ax.axvspan(start, end, color="#f4a6c0", alpha=0.6, lw=0, label="ground truth (anomalous frames)" if j == 0 else None)
@@ -97,10 +125,9 @@ def timeline_figure(series: Mapping[str, VideoScores], title: str = ""):
         if len(panels) > 1:
             ax.set_title(f"ground truth of {', '.join(members)} ({len(gt)} frames)", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
+        _legend_outside(ax, "right")
     first = series[sorted(series)[0]]
     fig.suptitle(title or first.name)
-    fig.tight_layout()
     return fig
 
 
@@ -126,10 +153,15 @@ def plot_shots(points: Sequence[dict], out: str | Path, title: str = "") -> Path
     """
     if not points:
         raise ValueError(f"plot_shots({out}): no points to draw")
+    return _save(shots_figure(points, title), out)
+
+
+def shots_figure(points: Sequence[dict], title: str = ""):
+    """The figure of `plot_shots`."""
     datasets = sorted({p["dataset"] for p in points if not p.get("paper")}) or sorted({p["dataset"] for p in points})
     models = sorted({p.get("model", p["label"]) for p in points})
     colour = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False, layout="constrained")
     for ax, ds in zip(axes[0], datasets):
         series: dict[tuple[str, bool], list[dict]] = {}
         for p in points:
@@ -148,11 +180,10 @@ def plot_shots(points: Sequence[dict], out: str | Path, title: str = "") -> Path
         shots = sorted({p["shots"] for p in points if p["dataset"] == ds})
         ax.set(xlabel="shots per class", ylabel="accuracy (%)", title=ds, xticks=shots)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _legend_outside(ax, "below", fontsize=7)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, out)
+    return fig
 
 
 # ---------------------------------------------------------------------------- from result files

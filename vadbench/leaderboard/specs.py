@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -242,6 +243,36 @@ def data_root_overrides(config: Path, roots: dict[str, str]) -> list[str]:
         ds = init.get(ds_key)
         if ds and ds in roots:
             out.append(f"--data.init_args.{root_key}={roots[ds]}")
+    return out
+
+
+@lru_cache(maxsize=None)
+def _data_init_args(config: str) -> dict:
+    """`data.init_args` of a (composed) config: every run of a table shares a few configs, read once."""
+    from vadbench.paths import load_config
+
+    return ((load_config(config).get("data") or {}).get("init_args") or {})
+
+
+def missing_roots(run: Run) -> list[str]:
+    """The real datasets a planned run reads without a data folder (no `--root DATASET=DIR`, none in its
+    config or overrides), or whose folder does not exist: such a run would fail at once."""
+    if run.data_source != "real" or not run.config.is_file():
+        return []
+    init = _data_init_args(str(run.config))
+    given = {}
+    for arg in run.overrides:
+        key, eq, value = arg.removeprefix("--").partition("=")
+        if eq and key.startswith("data.init_args."):
+            given[key.removeprefix("data.init_args.")] = value
+    out = []
+    for ds_key, root_key in ROOT_KEYS.items():
+        ds = init.get(ds_key)
+        if ds_key == "test_dataset" and not ds:
+            continue
+        root = given.get(root_key, init.get(root_key))
+        if ds and ds != "synthetic" and (root in (None, "", "null") or not Path(str(root)).expanduser().is_dir()):
+            out.append(ds)
     return out
 
 

@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vadbench.leaderboard.board import (
-    HTML_STYLE, ResultGroup, data_set_title, data_sets, diff, display_path, metric_scale, metrics_for)
+    HTML_STYLE, ResultGroup, diff, display_path, fingerprint_note, is_ci, metric_label, metric_scale, metrics_for,
+    table_groups)
 from vadbench.leaderboard.metafile import Metafile
 
 BASE_COLUMNS = ["model", "setting", "dataset", "data_fingerprint", "data_source", "backbone", "model_selection",
-                "metric", "ours_mean", "ours_std", "n_seeds", "seeds"]
-LINK_COLUMNS = ["runs", "run_ids", "run_names", "result_files"]
+                "metric", "metric_label", "ours_mean", "ours_std", "n_seeds", "seeds"]
+# the wandb runs a line aggregates, and, for runs logged without wandb, their run folders and result files
+LINK_COLUMNS = ["runs", "run_ids", "run_names", "result_files", "run_dirs", "result_paths"]
 
 
 @dataclass
@@ -42,6 +44,7 @@ class NumericTable:
     rows: list[list[Any]]
     caption: str = ""
     runs: list[dict] = field(default_factory=list)   # every wandb run the table aggregates
+    footnote: str = ""            # printed under the table (the test sets' fingerprints)
 
     def records(self) -> list[dict]:
         return [dict(zip(self.columns, r)) for r in self.rows]
@@ -53,17 +56,23 @@ def _num(x: float | None, digits: int = 6) -> float | None:
 
 def _links(g: ResultGroup) -> list:
     runs = sorted(g.runs, key=lambda r: (str(r.get("name", "")), str(r.get("path", ""))))
+    records = sorted(g.records, key=lambda r: str(r.get("seed")))
+    run_dirs = [str(Path(((r.get("extras") or {}).get("run_dir")) or "").resolve())
+                if (r.get("extras") or {}).get("run_dir") else "-" for r in records]
     return [" ".join(str(r.get("path", "")) for r in runs), " ".join(str(r.get("id", "")) for r in runs),
-            " ".join(str(r.get("name", "")) for r in runs), " ".join(sorted(g.paths))]
+            " ".join(str(r.get("name", "")) for r in runs), " ".join(sorted(g.paths)), " ".join(run_dirs),
+            " ".join(str(Path(r.get("_path", "")).resolve()) for r in records)]
 
 
 def _line(meta: Metafile, g: ResultGroup, metric: str) -> list | None:
+    """One line of a numeric table; `ours_std` is empty with one seed and for a CI half-width (a ± itself)."""
     stats = g.mean_std(metric)
     if stats is None:
         return None
     scale = metric_scale(meta, metric)
+    std = None if stats[2] < 2 or is_ci(meta, metric) else _num(stats[1] * scale)
     return [g.model, g.setting, g.dataset, g.data_fingerprint or "", g.data_source, g.backbone or "",
-            g.model_selection, metric, _num(stats[0] * scale), _num(stats[1] * scale), stats[2],
+            g.model_selection, metric, metric_label(meta, metric), _num(stats[0] * scale), std, stats[2],
             ",".join(str(s) for s in g.seeds)]
 
 
@@ -73,7 +82,9 @@ def _order(groups: Sequence[ResultGroup]) -> list[ResultGroup]:
 
 
 def paper_tables(meta: Metafile, groups: Sequence[ResultGroup], specs=None) -> list[NumericTable]:
-    """One numeric table per paper table (`tables.yaml`) with at least one of our result groups."""
+    """One numeric table per paper table (the metafiles' `tables:`) with at least one of our result groups on
+    that paper's real datasets. Synthetic runs are not set beside a paper's numbers (they would repeat in
+    every table of their model); they are in the per-test-set tables."""
     from vadbench.leaderboard.specs import load_specs
 
     specs = specs or load_specs()
@@ -84,8 +95,7 @@ def paper_tables(meta: Metafile, groups: Sequence[ResultGroup], specs=None) -> l
         rows, runs = [], []
         for row in spec.rows:
             mine = [g for g in groups if g.model == row.model and g.setting == row.setting
-                    and (g.dataset in spec.datasets or (g.data_source == "synthetic"
-                                                        and g.dataset == spec.synthetic_dataset))]
+                    and g.data_source == "real" and g.dataset in spec.datasets]
             for g in _order(mine):
                 for m in spec.metrics:
                     line = _line(meta, g, m)
@@ -104,17 +114,19 @@ def paper_tables(meta: Metafile, groups: Sequence[ResultGroup], specs=None) -> l
             caption = (f"{spec.title}. Paper numbers: {pinfo.get('short', spec.paper)} {spec.table} (model selection: "
                        f"{pinfo.get('model_selection', 'not_stated')}); ours = mean / sample std over seeds, in the "
                        "paper's unit; diff = ours - paper on real data only.")
+            fps = sorted({f"{r[3]} {r[4] or 'unknown'}" for r in rows})    # dataset, data_fingerprint
             out.append(NumericTable(key=f"paper/{tid}", title=f"{tid}: {spec.title}", columns=columns, rows=rows,
-                                    caption=caption, runs=runs))
+                                    caption=caption, runs=runs,
+                                    footnote=f"test set{'s' if len(fps) > 1 else ''} (data fingerprint): "
+                                             + ", ".join(fps)))
     return out
 
 
 def test_set_tables(meta: Metafile, groups: Sequence[ResultGroup]) -> list[NumericTable]:
-    """One numeric table per test set (dataset x data fingerprint x model family): every group on it."""
-    keys = data_sets(list(groups))
+    """One numeric table per table of the leaderboard (`board.table_groups`: a dataset and model family on one
+    test set; few-shot: a model's shot counts together): every group on it, one line per group and metric."""
     out = []
-    for dataset, fp, family in keys:
-        gs = [g for g in groups if (g.dataset, g.data_fingerprint, g.family) == (dataset, fp, family)]
+    for key, gs in table_groups(list(groups)):
         rows, runs = [], []
         for g in _order(gs):
             for m in metrics_for(meta, [g]):
@@ -125,11 +137,12 @@ def test_set_tables(meta: Metafile, groups: Sequence[ResultGroup]) -> list[Numer
                 rows.append(line + [_num(entry.value) if entry else None, entry.ref if entry else "",
                                     _num(diff(meta, g, m, entry))] + _links(g))
             runs += g.runs
-        title = data_set_title(dataset, fp, family, keys)
-        slug = title.replace(" (test set ", "_").replace(")", "").replace(", ", "_").replace(" ", "_")
-        out.append(NumericTable(key=f"runs/{slug}", title=f"our runs on {title}",
+        slug = key.title.replace(" (test sets ", "_").replace(" (test set ", "_").replace(")", "") \
+            .replace(", ", "_").replace(" ", "_")
+        out.append(NumericTable(key=f"runs/{slug}", title=f"our runs on {key.title}",
                                 columns=BASE_COLUMNS + ["paper", "paper_ref", "diff"] + LINK_COLUMNS, rows=rows,
-                                caption=f"test set fingerprint {fp or 'unknown'}", runs=runs))
+                                caption="ours = mean / sample std over seeds, in the paper's unit", runs=runs,
+                                footnote=fingerprint_note(key)))
     return out
 
 
@@ -176,49 +189,70 @@ def _run_link(run: dict, out_dir: Path | None) -> str | None:
     """A run's URL when online, else its offline folder (relative to the report when possible)."""
     if run.get("url"):
         return str(run["url"])
-    if not run.get("dir"):
-        return None
-    folder = Path(run["dir"]).resolve()
-    if out_dir is not None:
-        return Path(os.path.relpath(folder, Path(out_dir).resolve())).as_posix()
-    return folder.as_uri()
+    return _href(str(Path(run["dir"]).resolve()), out_dir) if run.get("dir") else None
 
 
-def _cell(column: str, value: Any, runs_by_path: dict[str, dict], out_dir: Path | None = None) -> str:
+def _cell(column: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, float):
         return f"{value:.2f}" if column in ("ours_mean", "ours_std", "diff") or column.startswith("paper") \
             else f"{value:g}"
-    if column == "runs":
-        links = []
-        for path in str(value).split():
-            r = runs_by_path.get(path, {})
-            target = _run_link(r, out_dir)
-            label = html.escape(str(r.get("name") or path))
-            links.append(f"<a href=\"{html.escape(target)}\">{label}</a>" if target else label)
-        return "<br>".join(links)
     return html.escape(str(value))
 
 
-HIDDEN_HTML_COLUMNS = ("run_ids", "run_names", "result_files")   # in report.json / wandb; the page stays narrow
-FOLDABLE_HTML_COLUMNS = ("setting", "dataset", "data_fingerprint", "data_source", "backbone", "model_selection",
-                         "metric", "seeds", "paper_ref", "diff")
+def _href(path: str, out_dir: Path | None) -> str:
+    """A local file or folder as a link target: relative to the report folder when there is one."""
+    if out_dir is not None:
+        return Path(os.path.relpath(Path(path), Path(out_dir).resolve())).as_posix()
+    return Path(path).as_uri()
+
+
+def _runs_cell(row: dict, runs_by_path: dict[str, dict], out_dir: Path | None) -> str:
+    """The wandb runs a line aggregates (their URL online, their folder offline); for runs logged without
+    wandb, each seed's run folder and result JSON."""
+    links = []
+    for path in str(row.get("runs") or "").split():
+        r = runs_by_path.get(path, {})
+        target = _run_link(r, out_dir)
+        label = html.escape(str(r.get("name") or path))
+        links.append(f"<a href=\"{html.escape(target)}\">{label}</a>" if target else label)
+    if links:
+        return "<br>".join(links)
+    seeds = str(row.get("seeds") or "").split(",")
+    dirs, results = str(row.get("run_dirs") or "").split(), str(row.get("result_paths") or "").split()
+    for seed, run_dir, result in zip(seeds, dirs, results):
+        parts = [f"<a href=\"{html.escape(_href(run_dir, out_dir))}\">run folder</a>"] if run_dir != "-" else []
+        parts.append(f"<a href=\"{html.escape(_href(result, out_dir))}\">result</a>")
+        links.append(f"seed {html.escape(seed)}: " + " · ".join(parts))
+    return "<br>".join(links) or "—"
+
+
+HIDDEN_HTML_COLUMNS = ("metric", "data_fingerprint", "run_ids", "run_names", "result_files", "run_dirs",
+                       "result_paths")   # in report.json / wandb; the page stays narrow (fingerprints: footnote)
+FOLDABLE_HTML_COLUMNS = ("setting", "dataset", "data_source", "backbone", "model_selection", "metric_label", "seeds",
+                         "paper_ref", "diff")
+HTML_HEADERS = {"metric_label": "metric", "ours_mean": "ours", "ours_std": "± std", "n_seeds": "seeds (n)"}
 
 
 def render_report_html(tables: Sequence[NumericTable], plots: Sequence[str], sources: Sequence[str],
                        out_dir: str | Path | None = None) -> str:
-    """The report as one HTML page (plots and offline run folders referenced relative to `out_dir`)."""
+    """The report as one HTML page (plots, offline run folders and result files referenced relative to `out_dir`)."""
+    out_path = Path(out_dir) if out_dir is not None else None
     parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\"><title>vadbench report</title>",
              f"<style>{HTML_STYLE}\ntable{{font-size:0.8em}}td{{white-space:nowrap}}"
-             "td.num{text-align:right;font-variant-numeric:tabular-nums}caption{max-width:1300px}</style></head><body>",
+             "td.num{text-align:right;font-variant-numeric:tabular-nums}caption{max-width:1300px}"
+             "p.footnote{font-size:0.75em;color:#666;margin:-1.2em 0 1.5em}</style></head><body>",
              "<h1>vadbench comparison report</h1>",
              "<p>Built by <code>vadbench report</code> from the result files in "
              + ", ".join(f"<code>{html.escape(display_path(s))}</code>" for s in sources)
-             + ". <b>ours_mean</b> / <b>ours_std</b> = mean and sample std over <b>n_seeds</b> seeds, in the paper's "
-               "unit (percent for AUC, AP and accuracy); <b>paper</b> = the published number; <b>diff</b> = ours − "
-               "paper (real data only); <b>runs</b> = the wandb runs aggregated (offline runs link to their folder). "
-               "Tables never mix test sets: <b>data_fingerprint</b> names the test set.</p>"]
+             + ". <b>ours</b> / <b>± std</b> = mean and sample std over the seeds (no std with one seed), in the "
+               "paper's unit (percent for AUC, AP, PR-AUC and accuracy); a <b>95% CI half-width</b> is the half-width "
+               "of the accuracy's confidence interval over the test episodes, in the same unit (percentage points); "
+               "<b>paper</b> = the published number; <b>diff</b> = ours − paper (real data only: synthetic runs are "
+               "not set beside the papers' tables); <b>runs</b> = the wandb runs aggregated (offline runs link to "
+               "their folder), or each seed's run folder and result file when the run was not logged to wandb. "
+               "Tables never mix test sets: the footnote under each table names them.</p>"]
     if not tables:
         parts.append("<p>No result files found.</p>")
     for t in tables:
@@ -228,17 +262,16 @@ def render_report_html(tables: Sequence[NumericTable], plots: Sequence[str], sou
         same = {c: t.rows[0][t.columns.index(c)] for c in cols if c in FOLDABLE_HTML_COLUMNS and len(t.rows) > 0
                 and len({str(r[t.columns.index(c)]) for r in t.rows}) == 1}
         cols = [c for c in cols if c not in same]
-        idx = [t.columns.index(c) for c in cols]
-        common = "; ".join(f"{c}: {'—' if v in (None, '') else v}" for c, v in same.items())
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        common = "; ".join(f"{HTML_HEADERS.get(c, c)}: {'—' if v in (None, '') else v}" for c, v in same.items())
+        head = "".join(f"<th>{html.escape(HTML_HEADERS.get(c, c))}</th>" for c in cols)
         body = []
         for r in t.rows:
+            row = dict(zip(t.columns, r))
             cells = []
-            for i, c in zip(idx, cols):
-                cls = " class=\"num\"" if isinstance(r[i], (int, float)) and not isinstance(r[i], bool) else ""
-                text = _cell(c, r[i], runs_by_path, Path(out_dir) if out_dir is not None else None)
-                if c == "data_fingerprint" and r[i]:
-                    text = f"<span title=\"{html.escape(str(r[i]))}\">{html.escape(str(r[i]).split(':')[-1][:10])}</span>"
+            for c in cols:
+                v = row[c]
+                cls = " class=\"num\"" if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+                text = _runs_cell(row, runs_by_path, out_path) if c == "runs" else _cell(c, v)
                 cells.append(f"<td{cls}>{text}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         parts += [f"<h2>{html.escape(t.title)}</h2>",
@@ -246,6 +279,8 @@ def render_report_html(tables: Sequence[NumericTable], plots: Sequence[str], sou
                   + (f"<br>All rows: {html.escape(common)}." if common else "")
                   + f"</caption><thead><tr>{head}</tr></thead>\n<tbody>\n"
                   + "\n".join(body) + "\n</tbody></table>"]
+        if t.footnote:
+            parts.append(f"<p class=\"footnote\">{html.escape(t.footnote)}</p>")
     if plots:
         parts.append("<h2>Plots</h2>")
         parts += [f"<figure style=\"display:inline-block;margin:0.5em;width:48%\"><img src=\"{html.escape(p)}\" "

@@ -99,3 +99,31 @@ def lightning_modules(extra_dirs: Iterable[str | Path] | None = None) -> dict[st
                     and isinstance(vars(obj).get("model_id"), str)):
                 out[f"{module.__name__}.{name}"] = obj
     return out
+
+
+# The synthetic experiment every model ships (INTERFACES: MIL `<model>/synthetic.yaml`, few-shot
+# `<model>/synthetic_5w1s.yaml`): what `vadbench bench gpu` and the device/precision tests build.
+SYNTHETIC_EXPERIMENTS = ("synthetic.yaml", "synthetic_5w1s.yaml")
+
+
+def model_folder_of(cls: type, extra_dirs: Iterable[str | Path] | None = None) -> ModelFolder:
+    """The model folder that defines LightningModule `cls`."""
+    package = cls.__module__.rsplit(".", 1)[0]
+    for m in model_folders(extra_dirs):
+        if m.package == package:
+            return m
+    raise LookupError(f"{cls.__module__}.{cls.__name__} is not defined in a model folder")
+
+
+def synthetic_experiment(model: ModelFolder) -> Path:
+    """The model's synthetic experiment config: `configs/<model>/synthetic.yaml` (MIL) or
+    `configs/<model>/synthetic_5w1s.yaml` (few-shot), packaged or in the model folder's `configs/`
+    (a model from $VADBENCH_MODEL_DIRS). Missing: FileNotFoundError naming the paths tried."""
+    from vadbench.paths import CONFIGS_DIR
+
+    tried = [base / name for base in (CONFIGS_DIR / model.name, model.folder / "configs") for name in SYNTHETIC_EXPERIMENTS]
+    for path in tried:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"model {model.name!r} ({model.folder}) has no synthetic experiment config; expected one of "
+                            + ", ".join(str(p) for p in tried))

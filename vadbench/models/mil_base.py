@@ -92,8 +92,8 @@ class MILAnomalyModule(L.LightningModule):
         if batch.frame_labels is not None:  # oracle protocol: validating on the test set
             self.val_frame_metrics.update(scores, batch.frame_labels, batch.mask, batch.video_index, batch.labels)
         else:  # honest protocol: video-level AUC on videos held out from training
-            video_scores = scores.masked_fill(~batch.mask, float("-inf")).amax(dim=1)
-            self.val_video_auc.update(video_scores, batch.labels.long())
+            video_scores = scores.float().masked_fill(~batch.mask, float("-inf")).amax(dim=1)
+            self.val_video_auc.update(video_scores.double(), batch.labels.long())   # float64, as the frame metrics
 
     def on_validation_epoch_end(self) -> None:
         if self.val_frame_metrics.update_called:

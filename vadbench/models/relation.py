@@ -15,6 +15,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
+
 AttentionNorm = Literal["softmax", "count"]
 
 
@@ -49,6 +51,12 @@ class NonLocalBlock1d(nn.Module):
         theta = self.theta(x).transpose(1, 2)              # (N, L, C')
         phi = self.phi(x)                                  # (N, C', L)
         g = self.g(x).transpose(1, 2)                      # (N, L, C')
+        y = self.attend(theta, phi, g, mask)
+        return self.w_z(y) + x                             # SSRL eq. (2): W_z y + x
+
+    @in_float32  # attention logits and their normalisation in float32 (docs/precision.md)
+    def attend(self, theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """theta (N, L, C'), phi (N, C', L), g (N, L, C') -> the attention-weighted g, (N, C', L)."""
         logits = theta @ phi                               # (N, L, L)  W_theta x x^T W_phi^T
         if self.normalization == "softmax":
             if mask is not None:
@@ -63,8 +71,7 @@ class NonLocalBlock1d(nn.Module):
             attn = logits / n
         if self.keep_attention:
             self.last_attention = attn.detach()
-        y = (attn @ g).transpose(1, 2)                     # (N, C', L)
-        return self.w_z(y) + x                             # SSRL eq. (2): W_z y + x
+        return (attn @ g).transpose(1, 2)
 
 
 class TemporalRelation(nn.Module):

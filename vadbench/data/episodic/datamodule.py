@@ -152,8 +152,8 @@ class EpisodicVideoDataModule(L.LightningDataModule):
         if dataset == "synthetic":
             return default_synthetic_root(self._synthetic_cfg())
         raise ConfigError(f"dataset {dataset!r} has no data root: set --data.init_args.root DIR (test data: "
-                          f"--data.init_args.test_root), the folder holding its videos (see "
-                          f"data_manifests/{dataset}/manifest.yaml)")
+                          f"--data.init_args.test_root), the folder holding its videos (`vadbench data info "
+                          f"{dataset}` says what it holds)")
 
     @property
     def data_source(self) -> str:

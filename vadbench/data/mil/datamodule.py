@@ -167,7 +167,7 @@ class MILFeatureDataModule(L.LightningDataModule):
         if self.dataset_id == "synthetic":
             return default_data_home() / f"synthetic_mil_{self._synthetic_config().digest()}"
         raise ConfigError(f"dataset {self.dataset_id!r} has no data root: set --data.init_args.root DIR (the folder "
-                          f"holding its feature files; see data_manifests/{self.dataset_id}/manifest.yaml)")
+                          f"holding its feature files; `vadbench data info {self.dataset_id}` says what it holds)")
 
     def _synthetic_config(self):
         from vadbench.data.synthetic import SyntheticMILConfig

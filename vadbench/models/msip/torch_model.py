@@ -14,6 +14,7 @@ from torch import nn
 
 from vadbench.data.synthetic import grid_shape
 from vadbench.models.components.patches import patch_scale_list, snippet_patches
+from vadbench.models.components.precision import in_float32
 from vadbench.models.relation import AttentionNorm, TemporalRelation
 from vadbench.models.rtfm.torch_model import RTFMModel, RTFMOutput, _xavier_init
 
@@ -47,6 +48,12 @@ def grid_adjacency(rows: int, cols: int) -> torch.Tensor:
     return d[:, None] * a * d[None, :]
 
 
+@in_float32  # attention logits and their softmax in float32 (docs/precision.md)
+def similarity_graph(x: torch.Tensor) -> torch.Tensor:
+    """(N, P, H) nodes -> (N, P, P) row-softmax of their scaled dot products (a dynamic graph)."""
+    return (x @ x.transpose(1, 2) / x.shape[-1] ** 0.5).softmax(dim=-1)
+
+
 class GraphConv(nn.Module):
     """One graph convolution X' = X + ReLU(A X W) over (N, P, H) node features (Kipf & Welling style).
 
@@ -65,7 +72,7 @@ class GraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.graph == "similarity":
-            adj = (x @ x.transpose(1, 2) / x.shape[-1] ** 0.5).softmax(dim=-1)     # (N, P, P)
+            adj = similarity_graph(x)                                                # (N, P, P)
         else:
             adj = self.adjacency
         if self.keep_attention:
@@ -82,6 +89,7 @@ class CrossScaleConv(nn.Module):
         self.register_buffer("overlap", overlap / overlap.sum(1, keepdim=True), persistent=False)
         self.weight = nn.Linear(dim, dim)
 
+    @in_float32  # the overlap fractions stay exact, not rounded to bf16 (docs/precision.md)
     def forward(self, x_src: torch.Tensor) -> torch.Tensor:
         """x_src (N, P_src, H) -> (N, P_dst, H)."""
         return torch.relu(self.overlap @ self.weight(x_src))

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
+
 
 def sparsity_loss(scores: torch.Tensor, mask: torch.Tensor | None = None, kind: str = "l1") -> torch.Tensor:
     """scores (B, T) -> `l1`: mean over videos of sum_t |s_t| (SSRL eq. (10)); `l2`: ||vec(s)||_2, one
@@ -88,6 +90,7 @@ class RTFMLoss(nn.Module):
             return F.binary_cross_entropy(topk_scores.clamp(1e-7, 1 - 1e-7), target, reduction="none").sum(1).mean()
         return F.binary_cross_entropy(topk_scores.mean(1).clamp(1e-7, 1 - 1e-7), labels)
 
+    @in_float32  # BCE (refused by CUDA autocast), magnitude margins, squared sums: docs/precision.md
     def forward(self, topk_features: torch.Tensor, topk_scores: torch.Tensor, scores: torch.Tensor,
                 labels: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """topk_features (2B, C, k, D), topk_scores (2B, k), scores (2B, T), labels (2B,): B normal then B anomalous."""

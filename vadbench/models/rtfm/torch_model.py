@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vadbench.models.components.precision import autocast_off, float32_call, upcast
 from vadbench.models.relation import AttentionNorm, TemporalRelation
 
 
@@ -26,7 +27,8 @@ class SnippetClassifier(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(-1)
+        # the last layer and the sigmoid in float32 (docs/precision.md): bf16 scores tie in the AUC
+        return float32_call(self.net[-2:], self.net[:-2](x)).squeeze(-1)
 
 
 @dataclass
@@ -104,7 +106,8 @@ class RTFMModel(nn.Module):
         x = self.dropout(self.relation(x, crop_mask))                          # (B*C, T, D)
         scores = self.classifier(x).view(b, c, t).mean(1)                       # mean over crops
         feats = x.view(b, c, t, d)
-        magnitudes = feats.norm(p=2, dim=-1).mean(1)                            # (B, T)
+        with autocast_off():                                                    # float32: top-k ranks these
+            magnitudes = upcast(feats).norm(p=2, dim=-1).mean(1)                # (B, T)
         return RTFMOutput(feats, scores, magnitudes)
 
     def topk(self, out: RTFMOutput, mask: torch.Tensor | None = None) -> torch.Tensor:

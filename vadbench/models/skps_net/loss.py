@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
 from vadbench.models.skps_net.torch_model import SKPSOutputs
 
 
@@ -49,5 +50,6 @@ class SKPSLoss(nn.Module):
             raise ValueError(f"SKPSLoss: unknown reduction {reduction!r}; expected sum or mean")
         self.reduction, self.temporal_weight = reduction, temporal_weight
 
+    @in_float32  # cross-entropies of distance logits: docs/precision.md
     def forward(self, out: SKPSOutputs, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return skps_loss(out, labels, self.reduction, self.temporal_weight)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadbench.models.components.backbones import build_resnet
+from vadbench.models.components.precision import in_float32, upcast
 from vadbench.models.trx.torch_model import CrossTransformerHead, TRXHeadConfig, check_shots
 
 Weighting = Literal["raw", "sum", "softmax"]
@@ -182,6 +183,7 @@ def centre_range(size: int, patch: int) -> tuple[float, float]:
     return patch / 2.0, size - patch / 2.0
 
 
+@in_float32  # pixel coordinates of the key patch in float32 (docs/precision.md)
 def select_centres(weight_map: torch.Tensor, frame_hw: tuple[int, int], patch: int, weighting: Weighting = "raw",
                    temperature: float = 1.0) -> torch.Tensor:
     """Key patch centres (B, 2) as (x, y) pixel-edge coordinates from weight maps (B, h, w).
@@ -221,6 +223,7 @@ def crop_patches(frames: torch.Tensor, centres: torch.Tensor, patch: int, out_si
 
 
 # ---------------------------------------------------------------------------- sec. 2.4
+@in_float32  # 1 - cosine distances and their minima in float32 (docs/precision.md)
 def hausdorff_distance(support: torch.Tensor, query: torch.Tensor, reduction: Literal["mean", "sum"] = "mean",
                        eps: float = 1e-8) -> torch.Tensor:
     """Bidirectional mean Hausdorff distance (eq. 9) between frame sets: (S, T, D), (Q, T', D) -> (Q, S).
@@ -431,7 +434,7 @@ class SKPSNetModel(nn.Module):
             feature_map = feature_map.detach()
         if self.relation is not None:
             feature_map = self.relation(feature_map)
-        weight_map = feature_map.mean(dim=2)
+        weight_map = upcast(feature_map.mean(dim=2))   # float32 under bf16 autocast, as select_centres reads it
         if self.training and self.random_map_prob > 0:
             # journal sec. 3.5: with probability p a video's selection is driven by a random map
             b, t, h, w = weight_map.shape

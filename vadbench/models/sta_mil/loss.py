@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
 from vadbench.models.sultani.loss import MILRankingLoss
 
 
@@ -58,6 +59,7 @@ class STAMILLoss(nn.Module):
         self.lambda_mce, self.mce_margin, self.use_mce = lambda_mce, mce_margin, use_mce
         self.mil = MILRankingLoss(ranking_margin, lambda_smooth, lambda_sparsity)
 
+    @in_float32  # cosines of the boosted features, ranking margins: docs/precision.md
     def forward(self, boosted: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
                 mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """boosted (2B, V, T, C), scores (2B, T), labels (2B,): B normal videos then B anomalous ones."""

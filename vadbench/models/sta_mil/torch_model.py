@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from vadbench.models.components.precision import in_float32
 from vadbench.models.sultani.torch_model import SultaniMILModel
 
 CropMode = Literal["channels", "mean", "independent"]
@@ -145,6 +146,7 @@ class BidirectionalRNNScorer(nn.Module):
             raise ValueError(f"unknown bd-RNN cell {cell!r}; expected rnn, gru or lstm")
         self.head = nn.Linear(2 * hidden, 1)
 
+    @in_float32  # a small recurrence over the clips, and the scores: float32 (docs/precision.md)
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None or bool(mask.all()):
             hidden, _ = self.rnn(x)

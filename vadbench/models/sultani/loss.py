@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
 from vadbench.models.rtfm.loss import smoothness_loss, sparsity_loss
 
 
@@ -34,6 +35,7 @@ class MILRankingLoss(nn.Module):
         self.margin, self.lambda_smooth, self.lambda_sparsity = margin, lambda_smooth, lambda_sparsity
         self.reduction = reduction
 
+    @in_float32  # margins of max scores, sums over bags: docs/precision.md
     def forward(self, scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """scores (2B, T): B normal bags then B anomalous bags (paired by position)."""
         n = labels.shape[0] // 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vadbench.models.components.precision import float32_call
+
 
 class SultaniMILModel(nn.Module):
     """D -> 512 -> 32 -> 1 MLP (ReLU, dropout 0.6, sigmoid) applied to every snippet and crop.
@@ -32,7 +34,8 @@ class SultaniMILModel(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if self.l2_normalize:  # paper Sec. 4: each clip feature is l2-normalised
             features = nn.functional.normalize(features, dim=-1)
-        return self.net(features).squeeze(-1).mean(dim=2)
+        # the last layer and the sigmoid in float32 (docs/precision.md): ranked max scores, AUC ties
+        return float32_call(self.net[-2:], self.net[:-2](features)).squeeze(-1).mean(dim=2)
 
 
 def official_frame_scores(segment_scores: torch.Tensor, num_clips: int, frames_per_clip: int = 16) -> torch.Tensor:
@@ -63,7 +66,7 @@ def official_segment_features(clip_features: torch.Tensor) -> torch.Tensor:
     bounds `official_frame_scores` expands the scores back with. (The l2 normalisation follows in the
     model, `l2_normalize`.)"""
     t = clip_features.shape[0]
-    bounds = torch.floor(torch.linspace(1, t, 33, dtype=torch.float64) + 0.5).long()
+    bounds = torch.floor(torch.linspace(1, t, 33, dtype=torch.float64, device=clip_features.device) + 0.5).long()
     first = bounds[:-1] - 1                                   # 0-based, inclusive
     last = torch.maximum(bounds[1:] - 2, first)               # 0-based, inclusive
     csum = torch.cat([clip_features.new_zeros((1,) + clip_features.shape[1:]), clip_features.cumsum(0)])

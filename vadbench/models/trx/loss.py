@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
+
 
 def trx_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: Literal["sum", "mean"] = "sum") -> torch.Tensor:
     """Cross-entropy over the C*Q queries of one episode, summed as in the official code.
@@ -32,6 +34,7 @@ class TRXLoss(nn.Module):
             raise ValueError(f"TRXLoss: unknown reduction {reduction!r}; expected sum or mean")
         self.reduction = reduction
 
+    @in_float32  # cross-entropy of distance logits: docs/precision.md
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss = trx_loss(logits, labels, self.reduction)
         return loss, {"loss": loss}

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from vadbench.models.components.backbones import build_resnet
+from vadbench.models.components.precision import in_float32
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)   # as vadbench.data.episodic.dataset normalises the frames
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -77,6 +78,7 @@ class TemporalCrossTransformer(nn.Module):
         x = self.tuple_features(self.positional(frames))
         return self.key_norm(self.key(x)), self.value(x)
 
+    @in_float32  # attention logits, prototypes and squared distances in float32 (docs/precision.md)
     def attend(self, s_key: torch.Tensor, s_value: torch.Tensor, q_key: torch.Tensor, q_value: torch.Tensor,
                way: int) -> torch.Tensor:
         """Logits (Q, C) from projected tuples: support (S, N, P) class-major (S = C*K), query (Q, N, P)."""
