@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadbench.models.bn_wvad.torch_model import BNWVADTrainOutput
+from vadbench.models.components.precision import in_float32
 
 
 def _dfm(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, kind: str) -> torch.Tensor:
@@ -28,6 +29,7 @@ class BNWVADLoss(nn.Module):
         super().__init__()
         self.lambda_normal, self.mpp_weights, self.margin = lambda_normal, tuple(mpp_weights), margin
 
+    @in_float32  # distances to the running mean (differences of close numbers, long sums): docs/precision.md
     def forward(self, out: BNWVADTrainOutput, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         terms = {"normal": self.lambda_normal * out.normal_scores.norm(p=2, dim=1).mean()}
         for i, (w, mean, var, nor, abn) in enumerate(zip(self.mpp_weights, out.means, out.variances, out.normal,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from vadbench.models.components.crops import crops_as_sequences
+from vadbench.models.components.precision import float32_call, in_float32
 from vadbench.models.components.gl_transformer import (GlobalLocalTransformer, LocalNormalisation,
                                                       TemporalConvEmbedding, official_encoder_key_map)
 
@@ -55,10 +56,11 @@ class NormalHead(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[list[torch.Tensor], torch.Tensor]:
         h1 = self.conv1(_masked(x, mask))
         h2 = self.conv2(_masked(self.act(self.bn1(h1)), mask))
-        scores = torch.sigmoid(self.conv3(_masked(self.act(self.bn2(h2)), mask))).squeeze(1)
+        scores = torch.sigmoid(float32_call(self.conv3, _masked(self.act(self.bn2(h2)), mask))).squeeze(1)
         return [h1, h2], scores
 
 
+@in_float32  # a distance to the mean: differences of close numbers summed over channels (docs/precision.md)
 def divergence_from_mean(h: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, kind: Distance = "mahalanobis") -> torch.Tensor:
     """DFM: h (N, H, T), BatchNorm running mean / var (H,) -> (N, T): sqrt(sum_h (h - mean)^2 / var)
     (diagonal Mahalanobis, official); `euclidean`: without the variance."""

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
 from vadbench.models.urdmu.torch_model import URDMUTrainOutput
 
 
@@ -54,6 +55,7 @@ class URDMULoss(nn.Module):
         inner = 1 + logvar - mu.pow(2) - logvar.exp()
         return (-0.5 * inner.sum(dim=1 if self.kl_sum_over == "time" else -1)).mean()
 
+    @in_float32  # BCE (refused by CUDA autocast), the 100-margin on norms, the KL's exponentials: docs/precision.md
     def forward(self, out: URDMUTrainOutput, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """out: `URDMUModel.training_forward`; labels (2B,) 0 then 1."""
         k, bce = out.k, F.binary_cross_entropy

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from vadbench.models.components.crops import crops_as_sequences
+from vadbench.models.components.precision import float32_call
 from vadbench.models.components.gl_transformer import (GlobalLocalTransformer, LocalNormalisation,
                                                       TemporalConvEmbedding, official_encoder_key_map)
 
@@ -115,8 +116,10 @@ class URDMUModel(nn.Module):
         return self.transformer(self.embedding(x, mask), mask)
 
     def classify(self, x: torch.Tensor, read_out: torch.Tensor | None) -> torch.Tensor:
-        """(N, T, E), memory read-out (N, T, E) or None -> (N, T) scores."""
-        return self.classifier(x if read_out is None else torch.cat([x, read_out], dim=-1)).squeeze(-1)
+        """(N, T, E), memory read-out (N, T, E) or None -> (N, T) scores (last layer and sigmoid in float32:
+        bf16 scores tie and saturate, docs/precision.md)."""
+        hidden = self.classifier[:-2](x if read_out is None else torch.cat([x, read_out], dim=-1))
+        return float32_call(self.classifier[-2:], hidden).squeeze(-1)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None,
                 patches: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
