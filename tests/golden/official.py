@@ -192,3 +192,13 @@ def rel_err(ours, reference) -> float:
     ours = np.asarray(ours.detach().cpu().numpy() if torch.is_tensor(ours) else ours, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     return float(np.abs(ours - reference).max() / max(np.abs(reference).max(), 1e-300))
+
+
+def check_topk_forward(out, idx, arrays, prefix: str, tol: float, b: int = 2) -> None:
+    """A magnitude-MIL forward (`RTFMOutput` and its top-k indices) against a fixture's `<prefix>_scores`,
+    `_magnitudes` (relative error below `tol`) and `_topk_normal` / `_topk_abnormal` (exact), `_f64`
+    arrays; B = `b` normal videos first."""
+    assert rel_err(out.scores, arrays[f"{prefix}_scores_f64"]) < tol
+    assert rel_err(out.magnitudes, arrays[f"{prefix}_magnitudes_f64"]) < tol
+    np.testing.assert_array_equal(idx[:b].numpy(), arrays[f"{prefix}_topk_normal_f64"])
+    np.testing.assert_array_equal(idx[b:].numpy(), arrays[f"{prefix}_topk_abnormal_f64"])

@@ -27,11 +27,6 @@ def rename_official(state: dict[str, torch.Tensor], key_map: dict[str, str]) -> 
             unknown.append(key)
     if unknown:
         raise ValueError(f"{len(unknown)} key(s) with no counterpart, e.g. {unknown[:3]}")
-    # BatchNorm step counters: `official_checkpoints.wrap_official_checkpoint` drops them (weights.
-    # normalise_state_dict); they only matter with momentum=None (BN-WVAD: 0.1), so they restart at 0.
-    for key in [k for k in out if k.endswith(".running_mean")]:
-        counter = key[: -len("running_mean")] + "num_batches_tracked"
-        out.setdefault(counter, torch.zeros((), dtype=torch.long))
     return out
 
 

@@ -86,7 +86,7 @@ class OfficialCheckpointMixin:
                 raise WeightsError(f"--ckpt_path {info['file']}: not {self.official_checkpoint_format}: {err}") from err
             own = {k: v for k, v in self.state_dict().items() if k.startswith("model.")}
             mapped = {f"model.{k}": v for k, v in converted.items()}
-            missing = sorted(set(own) - set(mapped))
+            missing = sorted(k for k in set(own) - set(mapped) if not k.endswith("num_batches_tracked"))
             unexpected = sorted(set(mapped) - set(own))
             wrong = sorted(k for k in set(own) & set(mapped) if tuple(own[k].shape) != tuple(mapped[k].shape))
             if missing or unexpected or wrong:
