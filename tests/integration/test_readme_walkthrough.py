@@ -144,6 +144,9 @@ WALK: dict[str, Step] = {
     "vadbench test --config rtfm/xd_violence.yaml --data.init_args.root /data/XD_I3D --ckpt_path "
     "runs/rtfm/xd_violence/default/seed0-*/checkpoints/last.ckpt --model.init_args.far_threshold 0.5": PARSE,
     "vadbench fit --config sultani/synthetic.yaml": Step("run", MIL, check=files("results/sultani__*.json")),
+    "vadbench test --config urdmu/xd_violence.yaml --data.init_args.root /data/XD_I3D --ckpt_path xd_trans_2022.pkl":
+        Step("covered", why="tests/integration/test_urdmu_bn_wvad_cli.py",
+             words=('"test", "--config", f"{model}/xd_violence.yaml"', '--ckpt_path={official}')),
     "vadbench extract /data/UCF_Crime/videos /data/UCF_I3D --backbone i3d_r50 --weights i3d_r50_kinetics.pth": Step(
         "not run", why="needs the Kinetics I3D weight file (a download); extraction itself runs in the Ped2 line"),
     "vadbench extract /data/UCF_Crime/videos /data/UCF_patches --patch-grids 2x3 3x5 4x7 --no-clip --weights ...":
