@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
+
 PAIRWISE_EPS = 1e-6   # torch.nn.functional.pairwise_distance's default, as in the official ContrastiveLoss
 
 
@@ -128,6 +130,7 @@ class MGFNLoss(nn.Module):
         compact_anomalous = contrastive_distance(x, y).pow(2).mean()        # anomalous videos together
         return {"separation": separation, "compact_normal": compact_normal, "compact_anomalous": compact_anomalous}
 
+    @in_float32  # BCE (refused by CUDA autocast), the margin of 200 minus a distance, squared sums
     def forward(self, topk_features: torch.Tensor, topk_scores: torch.Tensor, scores: torch.Tensor,
                 labels: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """topk_features (2B, C, k, F), topk_scores (2B, k), scores (2B, T), labels (2B,): B normal then

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadbench.models.components.precision import in_float32
 from vadbench.models.rtfm.torch_model import RTFMOutput, select_topk
 
 BlockKind = Literal["glance", "focus"]
@@ -232,10 +233,16 @@ class MGFNModel(nn.Module):
         self.classifier = nn.Linear(dims[-1], 1)
         self.exclusion = nn.Dropout(exclusion_rate) if exclusion_rate > 0 else None
 
+    @in_float32  # the whole network: its top-k ranks LayerNorm-output norms that tie to float32 resolution
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None,
                 patches: dict[str, torch.Tensor] | None = None) -> RTFMOutput:
         """features (B, T, C, D), mask (B, T) -> RTFMOutput (features (B, C, T, F), scores (B, T),
-        magnitudes (B, T)). `patches` is not used (the magnitude-MIL cores share one call)."""
+        magnitudes (B, T)). `patches` is not used (the magnitude-MIL cores share one call).
+
+        Under bf16-mixed the network runs in float32 (docs/precision.md): the magnitudes that pick the
+        top-k snippets are L2 norms of LayerNorm outputs, which at initialisation differ between snippets
+        by 1e-7 relative or less (only through each snippet's variance against the LayerNorm's eps);
+        bfloat16 rounding anywhere upstream reorders them (half of a tiny batch's top-k changed)."""
         b, t, c, d = features.shape
         x = features.permute(0, 2, 3, 1).reshape(b * c, d, t)                 # crops as sequences
         crop_mask = None if mask is None else mask.repeat_interleave(c, dim=0)
