@@ -144,6 +144,13 @@ WALK: dict[str, Step] = {
     "vadbench test --config rtfm/xd_violence.yaml --data.init_args.root /data/XD_I3D --ckpt_path "
     "runs/rtfm/xd_violence/default/seed0-*/checkpoints/last.ckpt --model.init_args.far_threshold 0.5": PARSE,
     "vadbench fit --config sultani/synthetic.yaml": Step("run", MIL, check=files("results/sultani__*.json")),
+    "vadbench fit --config mgfn/synthetic.yaml": Step("run", MIL, check=files("results/mgfn__*.json")),
+    "vadbench fit --config mgfn/ucf_crime.yaml --data.init_args.root /data/UCF_I3D": PARSE,
+    "vadbench test --config mgfn/ucf_crime.yaml --data.init_args.root /data/UCF_I3D --ckpt_path mgfn_ucf.pkl": Step(
+        "covered", why="tests/integration/test_mgfn_cli.py",
+        words=('"test", "--config", "mgfn/ucf_crime.yaml", "--ckpt_path"',)),
+    "vadbench fit --config mgfn/ucf_crime.yaml --config recipe/mgfn_paper.yaml --data.init_args.root /data/UCF_I3D":
+        PARSE,
     "vadbench test --config urdmu/xd_violence.yaml --data.init_args.root /data/XD_I3D --ckpt_path xd_trans_2022.pkl":
         Step("covered", why="tests/integration/test_urdmu_bn_wvad_cli.py",
              words=('"test", "--config", f"{model}/xd_violence.yaml"', '--ckpt_path={official}')),
