@@ -89,3 +89,25 @@ def test_official_keys_are_renamed_and_unknown_keys_refused():
     assert set(out) == {"normal_head.bn1.running_mean", "embedding.conv.weight"}
     with pytest.raises(ValueError, match="no counterpart"):
         rename_official({"head.fc.weight": torch.zeros(1)}, {})
+
+
+def test_bn_wvad_synthetic_recipe_changes_only_lr_and_steps_and_real_configs_stay_official():
+    """bn_wvad/synthetic.yaml's recipe (lr 3e-5, 600 steps; README "Measured") must not leak into the
+    real-data configs, which keep the official optimizer (Adam lr 1e-4, weight decay 5e-5) and clipping."""
+    from vadbench.paths import load_config
+
+    def recipe(name):
+        cfg = load_config(name)
+        opt = cfg["model"]["init_args"]["optimizer"]
+        loss = cfg["model"]["init_args"]["loss"]["init_args"]
+        return (opt["class_path"], opt["init_args"], loss, cfg["trainer"]["gradient_clip_val"],
+                cfg["model"]["init_args"]["net"]["init_args"]["bn_momentum"])
+
+    official = ("torch.optim.Adam", {"lr": 1e-4, "weight_decay": 5e-5}, {"lambda_normal": 1.0,
+                "mpp_weights": [5.0, 20.0], "margin": 1.0}, 1.0, 0.1)
+    for name in ("bn_wvad/ucf_crime.yaml", "bn_wvad/xd_violence.yaml"):
+        assert recipe(name) == official, name
+    synthetic = recipe("bn_wvad/synthetic.yaml")
+    assert synthetic[1] == {"lr": 3e-5, "weight_decay": 5e-5}
+    assert synthetic[:1] + synthetic[2:] == official[:1] + official[2:]
+    assert load_config("bn_wvad/synthetic.yaml")["trainer"]["max_steps"] == 600
