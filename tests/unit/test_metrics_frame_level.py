@@ -136,3 +136,20 @@ def test_new_metrics_are_exact_when_a_padded_sampler_repeats_videos():
     once, repeated = run([0, 1, 2]), run([0, 1, 2, 2, 0])
     for key in ("frame_auc_abnormal", "frame_ap_abnormal", "frame_far_normal"):
         assert once[key] == repeated[key]
+
+
+def test_no_far_without_a_threshold_and_bn_wvad_has_none_by_default():
+    """A score that is not a probability gets no FAR (NaN, an empty board cell), not a 0.5-threshold 100 %."""
+    import inspect
+    import math
+
+    from vadbench.metrics.frame_level import metric_definitions
+    from vadbench.models.bn_wvad import BNWVAD
+
+    m = FrameAnomalyMetrics(frames_per_snippet=1, far_threshold=None)
+    _update_videos(m, VIDEOS)
+    out = m.compute()
+    assert math.isnan(out["frame_far_normal"])
+    assert abs(out["frame_auc_abnormal"] - 5 / 9) < 1e-12 and abs(out["frame_auc_micro"] - 14 / 24) < 1e-12
+    assert "not computed" in metric_definitions(None)["frame_far_normal"]
+    assert inspect.signature(BNWVAD.__init__).parameters["far_threshold"].default is None

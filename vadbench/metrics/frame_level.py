@@ -19,6 +19,8 @@ XD-Violence `_label_A`), as UR-DMU / MGFN / BN-WVAD-era tables print them:
 - `frame_ap_abnormal` (AP_A): average precision (as `frame_ap_micro`) over the same frames.
 - `frame_far_normal` (FAR): the fraction of the normal test videos' frames scored above the
   threshold (`score > far_threshold`, default 0.5; a score exactly at the threshold is no alarm).
+  `far_threshold=None` leaves it NaN (not computed): for a model whose score is not a probability
+  (BN-WVAD's DFM x probability) a fixed 0.5 would print a meaningless FAR.
 A subset without both classes (AUC_A) or without frames gives NaN (written as null in result files).
 
 Under DDP each rank accumulates its own videos; states are gathered at `compute` and
@@ -36,7 +38,7 @@ FRAME_BITS = 32  # key = video_index << 32 | frame_index
 
 
 def frame_level_metrics(scores: torch.Tensor, labels: torch.Tensor, video_index: torch.Tensor,
-                        video_labels: torch.Tensor | None = None, far_threshold: float = 0.5) -> dict[str, float]:
+                        video_labels: torch.Tensor | None = None, far_threshold: float | None = 0.5) -> dict[str, float]:
     """Compute the metrics from flat per-frame tensors (scores in [0,1] or logits; labels 0/1).
 
     video_labels: each frame's video-level label (1 = anomalous video); None = a video is anomalous
@@ -70,7 +72,7 @@ def frame_level_metrics(scores: torch.Tensor, labels: torch.Tensor, video_index:
     return out
 
 
-def video_subset_metrics(scores, labels, video_labels, far_threshold: float = 0.5) -> dict[str, float]:
+def video_subset_metrics(scores, labels, video_labels, far_threshold: float | None = 0.5) -> dict[str, float]:
     """AUC_A and AP_A over the anomalous videos' frames, FAR over the normal videos' frames (numpy arrays)."""
     abnormal, normal = video_labels == 1, video_labels == 0
     lab_a, sc_a = labels[abnormal], scores[abnormal]
@@ -78,7 +80,8 @@ def video_subset_metrics(scores, labels, video_labels, far_threshold: float = 0.
     return {
         "frame_auc_abnormal": float(roc_auc_score(lab_a, sc_a)) if both else float("nan"),
         "frame_ap_abnormal": float(average_precision_score(lab_a, sc_a)) if both else float("nan"),
-        "frame_far_normal": float((scores[normal] > far_threshold).mean()) if normal.any() else float("nan"),
+        "frame_far_normal": (float((scores[normal] > far_threshold).mean())
+                             if normal.any() and far_threshold is not None else float("nan")),
     }
 
 
@@ -90,7 +93,7 @@ def _video_labels_from_frames(labels, vids):
     return np.isin(vids, anomalous).astype(np.int64)
 
 
-def metric_definitions(far_threshold: float = 0.5) -> dict[str, str]:
+def metric_definitions(far_threshold: float | None = 0.5) -> dict[str, str]:
     """What each frame-level metric of a result file is (written into its `extras.metric_definitions`)."""
     return {
         "frame_auc_micro": "ROC-AUC over all test frames concatenated (the papers' AUC)",
@@ -99,7 +102,9 @@ def metric_definitions(far_threshold: float = 0.5) -> dict[str, str]:
         "frame_pr_auc_micro": "official codes' 'AP' / PR-AUC: auc(recall, precision), trapezoidal, over all test frames",
         "frame_auc_abnormal": "AUC_A: ROC-AUC over the frames of the anomalous test videos only",
         "frame_ap_abnormal": "AP_A: average precision (scikit-learn) over the frames of the anomalous test videos only",
-        "frame_far_normal": f"FAR: fraction of the normal test videos' frames with score > {far_threshold:g}",
+        "frame_far_normal": (f"FAR: fraction of the normal test videos' frames with score > {far_threshold:g}"
+                             if far_threshold is not None else
+                             "FAR: not computed (far_threshold null: the model's score is not a probability)"),
     }
 
 
@@ -126,7 +131,7 @@ class FrameAnomalyMetrics(Metric):
     full_state_update = False
     higher_is_better = True
 
-    def __init__(self, frames_per_snippet: int = 16, far_threshold: float = 0.5, **kwargs):
+    def __init__(self, frames_per_snippet: int = 16, far_threshold: float | None = 0.5, **kwargs):
         super().__init__(**kwargs)
         self.frames_per_snippet = frames_per_snippet
         self.far_threshold = far_threshold

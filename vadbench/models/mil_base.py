@@ -46,7 +46,8 @@ class MILAnomalyModule(L.LightningModule):
         frames_per_snippet: frames one snippet score stands for until the first evaluation batch
             brings the data's value (`MILBatch.frames_per_snippet`, from the sidecars or the data config).
         far_threshold: a normal video's frame scored above it is a false alarm (`test/frame_far_normal`,
-            the FAR of recent tables; default 0.5). Recorded in the result's config.
+            the FAR of recent tables; default 0.5). Recorded in the result's config. None: no FAR
+            (NaN), for a model whose score is not in [0, 1] (BN-WVAD).
     """
 
     model_id = "mil"
@@ -56,7 +57,7 @@ class MILAnomalyModule(L.LightningModule):
 
     def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
                  scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16,
-                 far_threshold: float = 0.5):
+                 far_threshold: float | None = 0.5):
         super().__init__()
         # config (from the CLI) or objects (from Python): `load_from_checkpoint` rebuilds either;
         # Lightning's advice to ignore nn.Module arguments would make the checkpoint unloadable.

@@ -16,5 +16,10 @@ class BNWVAD(CropInstanceMILModule):
     """
 
     model_id = "bn_wvad"
+
+    def __init__(self, *, far_threshold: float | None = None, **kwargs):
+        # no FAR by default: the test score (DFM x probability) is not in [0, 1], so the other models'
+        # 0.5 would count every normal frame as an alarm; set a threshold on this scale to have one
+        super().__init__(far_threshold=far_threshold, **kwargs)
     official_keys = staticmethod(official_key_map)
     official_checkpoint_format = "the official BN-WVAD code's state_dict (cool-xuan/BN-WVAD models/model.py WSAD)"

@@ -32,7 +32,7 @@ class SultaniMIL(MILAnomalyModule):
 
     def __init__(self, *, net: nn.Module, loss: nn.Module, optimizer: OptimizerCallable,
                  scheduler: LRSchedulerCallable | None = None, frames_per_snippet: int = 16,
-                 test_scoring: Literal["per_snippet", "official_segments"] = "per_snippet", far_threshold: float = 0.5):
+                 test_scoring: Literal["per_snippet", "official_segments"] = "per_snippet", far_threshold: float | None = 0.5):
         super().__init__(net=net, loss=loss, optimizer=optimizer, scheduler=scheduler,
                          frames_per_snippet=frames_per_snippet, far_threshold=far_threshold)
         if test_scoring not in ("per_snippet", "official_segments"):
