@@ -23,6 +23,7 @@ from vadbench.models.rtfm.torch_model import gather_snippets
 TOL = 1e-9
 SEED = "golden-mgfn-v1"
 BEFORE_PR = dict(sparsity_videos="anomalous", smoothness_videos="anomalous", smooth_across_videos=True)
+HEAD = dict(sparsity_videos="normal", smoothness_videos="all", smooth_across_videos=False)   # after PR a6588e1
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_eval_forward_matches_official(golden):
 @pytest.fixture(scope="module")
 def official_step(golden):
     model = build(golden)
-    out, idx, terms = magnitude_mil_train_step(model, golden["batch"], MGFNLoss())
+    out, idx, terms = magnitude_mil_train_step(model, golden["batch"], MGFNLoss(**HEAD))
     return model, out, idx, terms
 
 
@@ -98,12 +99,13 @@ def test_train_step_loss_terms_and_gradients_match_official(golden, official_ste
         assert rel_err(buffers[official_key(name)], step["after_" + name.replace(".", "_") + "_f64"]) < TOL, name
 
 
-def test_the_loss_before_the_merged_pull_request(golden, official_step):
+def test_the_default_loss_is_the_one_before_the_merged_pull_request(golden, official_step):
     """Sparsity on the anomalous scores and RTFM's flattened smoothness: the authors' train.py before
-    a6588e1 (April 2023, after publication), one switch per term."""
+    a6588e1 (April 2023, after publication), which produced the published numbers: the default."""
     _, out, idx, _ = official_step
+    assert {k: getattr(MGFNLoss(), k) for k in BEFORE_PR} == BEFORE_PR
     with torch.no_grad():
-        terms = MGFNLoss(**BEFORE_PR)(gather_snippets(out.features, idx), gather_snippets(out.scores, idx),
+        terms = MGFNLoss()(gather_snippets(out.features, idx), gather_snippets(out.scores, idx),
                                       out.scores, torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=out.scores.dtype))
     check_terms(terms, golden["step"], "f64_before_a6588e1")
 
@@ -125,7 +127,7 @@ SWITCHES = [
 def test_each_non_official_switch_changes_its_term(golden, official_step, switch, term):
     _, out, idx, _ = official_step
     with torch.no_grad():
-        terms = MGFNLoss(**switch)(gather_snippets(out.features, idx), gather_snippets(out.scores, idx), out.scores,
+        terms = MGFNLoss(**{**HEAD, **switch})(gather_snippets(out.features, idx), gather_snippets(out.scores, idx), out.scores,
                                    torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=out.scores.dtype))
     assert rel_err(terms[term], expected_terms(golden["step"])[term]) > 1e-4
 
@@ -150,3 +152,15 @@ def test_float32_forward_matches_the_official_float32_run(golden):
         out = model(golden["batch"].float())
     np.testing.assert_allclose(out.scores.numpy(), fwd["eval_scores_f32"], rtol=0, atol=2e-6)
     np.testing.assert_allclose(out.magnitudes.numpy(), fwd["eval_magnitudes_f32"], rtol=0, atol=5e-5)
+
+
+@pytest.mark.parametrize("name", ["mgfn/synthetic.yaml", "mgfn/ucf_crime.yaml", "mgfn/xd_violence.yaml"])
+def test_every_experiment_defaults_to_the_loss_behind_the_published_numbers(name):
+    """The named experiments compose the loss before PR a6588e1 (the published numbers' code); HEAD's loss
+    is recipe/mgfn_head_98e9389.yaml, one --config away."""
+    from vadbench.paths import load_config
+
+    loss = load_config(name)["model"]["init_args"]["loss"]["init_args"]
+    assert {k: loss[k] for k in BEFORE_PR} == BEFORE_PR, name
+    head = load_config(name, "recipe/mgfn_head_98e9389.yaml")["model"]["init_args"]["loss"]["init_args"]
+    assert {k: head[k] for k in HEAD} == HEAD, name

@@ -140,13 +140,13 @@ def test_sparsity_and_smoothness_switches():
     feats = torch.ones(2, 1, 1, 1, dtype=torch.float64)
     labels = torch.tensor([0.0, 1.0], dtype=torch.float64)
     top = torch.tensor([[0.3], [0.9]], dtype=torch.float64)
-    head = MGFNLoss(lambda_mc=0)(feats, top, s, labels)
+    head = MGFNLoss(lambda_mc=0, sparsity_videos="normal", smoothness_videos="all",
+                    smooth_across_videos=False)(feats, top, s, labels)
     assert set(head) == {"classification", "sparsity", "smoothness", "loss"}        # lambda_mc = 0: no MC terms
     assert head["sparsity"].item() == pytest.approx(8e-3 * (0.1 ** 2 + 0.3 ** 2 + 0.2 ** 2) ** 0.5)
     assert head["smoothness"].item() == pytest.approx(8e-4 * within)
     assert head["classification"].item() == pytest.approx(-(math.log(0.7) + math.log(0.9)) / 2)   # labels 0, 1
-    before = MGFNLoss(lambda_mc=0, sparsity_videos="anomalous", smoothness_videos="anomalous",
-                      smooth_across_videos=True)(feats, top, s, labels)
+    before = MGFNLoss(lambda_mc=0)(feats, top, s, labels)    # the default: before PR a6588e1
     assert before["sparsity"].item() == pytest.approx(8e-3 * (0.25 + 0.25 + 0.81) ** 0.5)
     assert before["smoothness"].item() == pytest.approx(8e-4 * (0.0 + 0.4 ** 2))
     with pytest.raises(ValueError, match="sparsity_videos"):

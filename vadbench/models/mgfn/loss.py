@@ -13,12 +13,12 @@ snippets of one crop (a k-vector per (video, crop)):
   MC = lambda_mc * (separation_weight * separation + compact_normal + compact_anomalous),
   official lambda_mc = 1e-3, separation_weight = 1e-3, margin = 200;
 - sparsity: lambda_sparsity (8e-3) times ONE L2 norm of the chosen videos' scores flattened
-  (`sparsity_videos`: the normal videos at HEAD; the anomalous ones in the authors' code before the
-  merged pull request a6588e1, April 2023);
+  (`sparsity_videos`: the anomalous ones in the authors' code that produced the published numbers, before
+  the merged pull request a6588e1 of April 2023 (the default); the normal videos at HEAD 98e9389);
 - smoothness: lambda_smooth (8e-4) times the sum of squared differences of consecutive scores
-  (`smoothness_videos: all`, within each video, summed over videos, at HEAD; before a6588e1:
-  `anomalous` with `smooth_across_videos: true`, RTFM's flattened form where differences cross videos
-  and the last score is compared with itself).
+  (default, before a6588e1: `anomalous` with `smooth_across_videos: true`, RTFM's flattened form where
+  differences cross videos and the last score is compared with itself; HEAD: `smoothness_videos: all`,
+  within each video, summed over videos).
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def smoothness_term(scores: torch.Tensor, mask: torch.Tensor | None = None,
 
 
 class MGFNLoss(nn.Module):
-    """Args (defaults = the official code; `recipe/mgfn_paper.yaml` lists the paper's forms):
+    """Args (defaults = the authors' code behind the published numbers, i.e. before PR a6588e1;
+    `recipe/mgfn_head_98e9389.yaml` = the code at HEAD; `recipe/mgfn_paper.yaml` lists the paper's forms):
         lambda_mc: weight of the MC loss (1e-3; 0 = the "w/o MC loss" ablation: classification,
             sparsity and smoothness only).
         separation_weight: weight of the normal-vs-anomalous term inside the MC loss (official 1e-3).
@@ -86,9 +87,9 @@ class MGFNLoss(nn.Module):
             (official 1: L1; the paper's magnitude, eq. 1, is the L2 norm).
         same_class_pairs: `crop_halves` (official) or `videos` (see `same_class_pairs`).
         lambda_sparsity, lambda_smooth: 8e-3, 8e-4.
-        sparsity_videos: `normal` (HEAD) or `anomalous` (before a6588e1).
-        smoothness_videos: `all` (HEAD) or `anomalous` (before a6588e1).
-        smooth_across_videos: false (HEAD) or true (before a6588e1: one flattened sequence).
+        sparsity_videos: `anomalous` (before a6588e1, default) or `normal` (HEAD).
+        smoothness_videos: `anomalous` (before a6588e1, default) or `all` (HEAD).
+        smooth_across_videos: true (before a6588e1, default: one flattened sequence) or false (HEAD).
     """
 
     def __init__(
@@ -100,9 +101,9 @@ class MGFNLoss(nn.Module):
         same_class_pairs: Literal["crop_halves", "videos"] = "crop_halves",
         lambda_sparsity: float = 8e-3,
         lambda_smooth: float = 8e-4,
-        sparsity_videos: Literal["normal", "anomalous"] = "normal",
-        smoothness_videos: Literal["all", "anomalous"] = "all",
-        smooth_across_videos: bool = False,
+        sparsity_videos: Literal["normal", "anomalous"] = "anomalous",
+        smoothness_videos: Literal["all", "anomalous"] = "anomalous",
+        smooth_across_videos: bool = True,
     ):
         super().__init__()
         self.lambda_mc, self.separation_weight, self.margin = lambda_mc, separation_weight, margin
