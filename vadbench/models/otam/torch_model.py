@@ -61,7 +61,7 @@ class OTAMHeadConfig:
 
 @in_float32  # cosines of long dot products: docs/precision.md
 def frame_cosine_distance(query: torch.Tensor, support: torch.Tensor, eps: float = 0.01) -> torch.Tensor:
-    """OTAM eq. (frame distance): D(l, m) = 1 - cos(q_l, s_m), every query frame against every support frame.
+    """OTAM frame distance D(l, m) = 1 - cos(q_l, s_m), every query frame against every support frame.
 
     The reference's cosine divides by |q_l| |s_m| + eps (eps = 0.01). query (Q, T, D), support (S, T', D)
     -> (Q, S, T, T')."""
