@@ -37,10 +37,12 @@ class OTAMHeadConfig:
         cosine_eps: added to the product of the two frame norms in the cosine (reference `cos_sim`:
             0.01; the paper's cosine: 0).
         directions: "both" = the alignment of the query frames to the support frames plus that of
-            the support frames to the query frames (reference); "query_to_support" = the first only.
+            the support frames to the query frames (reference); "query_to_support" = the first only (our
+            reading of the paper; not checked against its text, which is not in ../shared/papers).
         vertical_moves: where a path may also come from the cell above, (l-1, m): "reference" = the
             first real column and the trailing zero column, as the reference code; "paper" = the two
-            zero (padded) columns only, as we read the paper's recursion (README.md).
+            zero (padded) columns only, as we read the paper's recursion (not checked against its text;
+            README.md).
     """
 
     smoothing: float = 0.1
