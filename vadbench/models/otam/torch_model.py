@@ -33,7 +33,7 @@ class OTAMHeadConfig:
 
     Args:
         smoothing: lambda of the soft minimum, -lambda log sum exp(-x / lambda) (reference: 0.1);
-            0 = the hard minimum (plain DTW).
+            0 = the hard minimum.
         cosine_eps: added to the product of the two frame norms in the cosine (reference `cos_sim`:
             0.01; the paper's cosine: 0).
         directions: "both" = the alignment of the query frames to the support frames plus that of
