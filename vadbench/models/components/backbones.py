@@ -83,3 +83,60 @@ def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn
         loaded = True
     net.fc = nn.Identity()
     return net, dim, loaded
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)   # as vadbench.data.episodic.dataset normalises the frames
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class FrameBackboneCore(nn.Module):
+    """Base of the few-shot cores that embed every frame with a ResNet (TRX, OTAM): builds `backbone`
+    and gives `backbones`, `embed`, `embed_episode` and `backbone_metadata`; the subclass adds its head.
+
+    Args:
+        backbone: torchvision ResNet name (resnet50 in the papers; resnet18 / resnet_tiny for CPU runs).
+        backbone_weights: `imagenet` = torchvision's ImageNet weights (torch cache, fetched on first use),
+            or a local weight file; None = random init, recorded as `backbone: random_init` in the result
+            file (`build_resnet`).
+        backbone_passes: "joint" = support and queries through the backbone in one batch; "separate" =
+            two passes, as the official TRX code and the OTAM reference (BatchNorm statistics differ in training).
+        backbone_input: "imagenet" = ImageNet-normalised frames; "unit" = [0, 1] frames, as those codes.
+    """
+
+    def __init__(self, backbone: str = "resnet50", backbone_weights: str | None = None,
+                 backbone_passes: str = "joint", backbone_input: str = "imagenet"):
+        super().__init__()
+        self.backbone_name, self.backbone_weights = backbone, backbone_weights
+        if backbone_input not in ("imagenet", "unit"):
+            raise ValueError(f"backbone_input must be 'imagenet' or 'unit'; got {backbone_input!r}")
+        if backbone_passes not in ("joint", "separate"):
+            raise ValueError(f"backbone_passes must be 'joint' or 'separate'; got {backbone_passes!r}")
+        self.backbone_input, self.backbone_passes = backbone_input, backbone_passes
+        self.backbone, self.feature_dim, self.backbone_loaded = build_resnet(backbone, backbone_weights)
+
+    def backbones(self) -> list[nn.Module]:
+        """The CNNs (`train_backbone: false` freezes them)."""
+        return [self.backbone]
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) -> per-frame features (B, T, D)."""
+        b, t = frames.shape[:2]
+        x = frames.flatten(0, 1)
+        if self.backbone_input == "unit":   # official TRX / OTAM reference: [0, 1] frames
+            mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            x = x * std + mean
+        return self.backbone(x).reshape(b, t, -1)
+
+    def embed_episode(self, support: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames (S, T, 3, H, W), (Q, T, 3, H, W) -> features (S, T, D), (Q, T, D), in one backbone
+        pass or two (`backbone_passes`)."""
+        if self.backbone_passes == "separate":
+            return self.embed(support), self.embed(query)
+        features = self.embed(torch.cat([support, query]))
+        return features[:support.shape[0]], features[support.shape[0]:]
+
+    def backbone_metadata(self) -> dict:
+        """The backbone entries of a result file's metadata."""
+        return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
+                "backbone_arch": self.backbone_name, "backbone_weights": self.backbone_weights}

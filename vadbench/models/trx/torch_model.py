@@ -15,14 +15,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from vadbench.models.components.backbones import build_resnet
+from vadbench.models.components.backbones import IMAGENET_MEAN, IMAGENET_STD, FrameBackboneCore, build_resnet  # noqa: F401
 from vadbench.models.components.precision import in_float32
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)   # as vadbench.data.episodic.dataset normalises the frames
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)   # as vadbench.data.episodic.dataset normalises the frames
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class PositionalEncoding(nn.Module):
@@ -158,7 +152,7 @@ def check_shots(support_labels: torch.Tensor, way: int, model: str) -> None:
                          f"got counts {counts.tolist()}")
 
 
-class TRXModel(nn.Module):
+class TRXModel(FrameBackboneCore):
     """Backbone + cross-transformers; `embed` frames once, `forward` classifies queries of an episode.
 
     Args:
@@ -170,43 +164,16 @@ class TRXModel(nn.Module):
         backbone_passes: "joint" = support and queries through the backbone in one batch; "separate" =
             two passes, as the official code (BatchNorm statistics differ in training).
         backbone_input: "imagenet" = ImageNet-normalised frames; "unit" = [0, 1] frames, as the official code.
+
+    `backbones`, `embed` and `embed_episode` come from `components.backbones.FrameBackboneCore` (shared with OTAM).
     """
 
     def __init__(self, backbone: str = "resnet50", backbone_weights: str | None = None,
                  head: TRXHeadConfig = TRXHeadConfig(), backbone_passes: Literal["joint", "separate"] = "joint",
                  backbone_input: Literal["imagenet", "unit"] = "imagenet"):
-        super().__init__()
-        self.backbone_name, self.backbone_weights = backbone, backbone_weights
-        if backbone_input not in ("imagenet", "unit"):
-            raise ValueError(f"backbone_input must be 'imagenet' or 'unit'; got {backbone_input!r}")
-        if backbone_passes not in ("joint", "separate"):
-            raise ValueError(f"backbone_passes must be 'joint' or 'separate'; got {backbone_passes!r}")
-        self.backbone_input, self.backbone_passes = backbone_input, backbone_passes
-        self.backbone, self.feature_dim, self.backbone_loaded = build_resnet(backbone, backbone_weights)
+        super().__init__(backbone, backbone_weights, backbone_passes, backbone_input)
         self.seq_len, self.cardinalities = head.seq_len, list(head.cardinalities)
         self.transformers = head.transformers(feature_dim=self.feature_dim)
-
-    def backbones(self) -> list[nn.Module]:
-        """The CNNs (`train_backbone: false` freezes them)."""
-        return [self.backbone]
-
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) -> per-frame features (B, T, D)."""
-        b, t = frames.shape[:2]
-        x = frames.flatten(0, 1)
-        if self.backbone_input == "unit":   # official TRX: [0, 1] frames
-            mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-            std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-            x = x * std + mean
-        return self.backbone(x).reshape(b, t, -1)
-
-    def embed_episode(self, support: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frames (S, T, 3, H, W), (Q, T, 3, H, W) -> features (S, T, D), (Q, T, D), in one backbone
-        pass or two (`backbone_passes`)."""
-        if self.backbone_passes == "separate":
-            return self.embed(support), self.embed(query)
-        features = self.embed(torch.cat([support, query]))
-        return features[:support.shape[0]], features[support.shape[0]:]
 
     def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                 way: int) -> torch.Tensor:
@@ -220,9 +187,7 @@ class TRXModel(nn.Module):
         return outputs
 
     def result_metadata(self) -> dict:
-        return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
-                "backbone_arch": self.backbone_name, "backbone_weights": self.backbone_weights,
-                "cardinalities": self.cardinalities}
+        return {**self.backbone_metadata(), "cardinalities": self.cardinalities}
 
     def project(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, N_total, 2, P): every cardinality's tuple keys and values, tuples concatenated.
