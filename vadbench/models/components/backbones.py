@@ -83,3 +83,20 @@ def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn
         loaded = True
     net.fc = nn.Identity()
     return net, dim, loaded
+
+
+class ResNetFeatureMap(nn.Module):
+    """A torchvision ResNet up to its last stage (no pooling, no classifier): `(B, 3, H, W) -> (B, D, h, w)`,
+    the spatial feature map (D = 2048, h = w = 7 for ResNet-50 at 224 px). STRM's patch tokens.
+
+    Args: as `build_resnet` (the same trunk and weights; only the pooling and the classifier are dropped).
+    """
+
+    def __init__(self, name: str = "resnet50", weights: str | None = None):
+        super().__init__()
+        self.net, self.dim, self.loaded = build_resnet(name, weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        return n.layer4(n.layer3(n.layer2(n.layer1(x))))
