@@ -1,0 +1,65 @@
+"""STRM under the test-time embedding cache: the cache holds the head's per-video work (PLE, QC tuple
+embeddings, FLE, TRX keys/values) and evaluation equals evaluation that recomputes every episode."""
+
+import lightning as L
+import pytest
+import torch
+
+from vadbench.data.episodic import EpisodicVideoDataModule
+from vadbench.models.strm import STRM, STRMModel
+from vadbench.models.trx import TRXHeadConfig
+
+TINY = dict(layout="hmdb51", size=32, frames=12, videos_per_class=4, train_classes=3, val_classes=1, test_classes=3)
+
+
+def _datamodule(tmp_path, episodes=4):
+    return EpisodicVideoDataModule(dataset="synthetic", root=str(tmp_path / "synth"), way=3, shot=1, test_query=2,
+                                   test_episodes=episodes, seq_len=4, frame_height=32, crop_size=28, num_workers=0,
+                                   synthetic=TINY)
+
+
+def _model(cache: bool) -> STRM:
+    torch.manual_seed(0)
+    net = STRMModel(backbone="resnet_tiny", head=TRXHeadConfig(seq_len=4, cardinalities=(2, 3), proj_dim=16),
+                    patch_grid=2)
+    with torch.no_grad():
+        net.patch_enrichment.gamma.fill_(0.5)   # switch the patch attention on (it starts at 0)
+    return STRM(net=net, cache_eval_embeddings=cache, embed_chunk=5)
+
+
+def test_projected_head_equals_head_with_shuffled_support():
+    """`forward_projected` sorts the support class-major like `forward` (a mix-up changes the logits)."""
+    model = _model(True).net.eval()
+    support, query = torch.randn(6, 4, 4, 128), torch.randn(5, 4, 4, 128)
+    labels = torch.tensor([2, 0, 1, 1, 0, 2])
+    with torch.no_grad():
+        expected = model.logits(model(support, labels, query, 3))
+        got = model.logits(model.forward_projected(model.project(support), labels, model.project(query), 3))
+        wrong = model.logits(model.forward_projected(model.project(support), torch.tensor([0, 0, 1, 1, 2, 2]),
+                                                     model.project(query), 3))
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(wrong, expected, atol=1e-3)
+
+
+def test_unequal_shots_and_wrong_shapes_are_refused():
+    model = _model(False).net.eval()
+    with pytest.raises(ValueError, match="same number of shots"):
+        model(torch.randn(3, 4, 4, 128), torch.tensor([0, 0, 1]), torch.randn(2, 4, 4, 128), 2)
+    with pytest.raises(ValueError, match="patch tokens"):
+        model(torch.randn(2, 4, 128), torch.tensor([0, 1]), torch.randn(2, 4, 128), 2)
+    with pytest.raises(ValueError, match="frames per video"):
+        model(torch.randn(2, 5, 4, 128), torch.tensor([0, 1]), torch.randn(2, 5, 4, 128), 2)
+
+
+def test_trainer_test_accuracy_identical_with_and_without_cache(tmp_path):
+    results = {}
+    for cache in (True, False):
+        dm = _datamodule(tmp_path)
+        trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False)
+        trainer.test(_model(cache), datamodule=dm, verbose=False)
+        assert dm.test_frames_in_batch is (not cache)  # the cached run sends video ids only
+        results[cache] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    assert results[True]["test/num_episodes"] == 4
+    assert results[True]["test/accuracy"] == pytest.approx(results[False]["test/accuracy"], abs=0)
+    assert results[True]["test/accuracy_ci95"] == pytest.approx(results[False]["test/accuracy_ci95"], abs=1e-12)
