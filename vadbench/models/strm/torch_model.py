@@ -39,7 +39,7 @@ def unscaled_attention(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
 
 
 class PatchEnrichment(nn.Module):
-    """STRM's patch-level enrichment (PLE, sec. 3.1 of the paper; official `Self_Attn_Bot`).
+    """STRM's patch-level enrichment (PLE; official `Self_Attn_Bot`).
 
     x + PE -> e = gamma * softmax(q k^T) v + x -> bottleneck MLP D -> D/2 -> D/2 -> D (ReLU) + e.
     gamma is a learnt scalar initialised at 0 (the attention starts switched off).
@@ -64,7 +64,7 @@ class PatchEnrichment(nn.Module):
 
 
 class FrameEnrichment(nn.Module):
-    """STRM's frame-level enrichment (FLE, sec. 3.2; official `MLP_Mix_Enrich`): MLP-mixer over frames.
+    """STRM's frame-level enrichment (FLE; official `MLP_Mix_Enrich`): an MLP mixer over the frames.
 
     x + PE -> x' = token MLP over the T frames (T -> T -> T, ReLU) + x -> channel MLP (D -> D -> D, ReLU) + x'.
     """
@@ -83,7 +83,7 @@ class FrameEnrichment(nn.Module):
 
 
 class QueryClassSimilarity(nn.Module):
-    """STRM's query-class similarity classifier for one cardinality c (sec. 3.3; official `DistanceLoss`).
+    """STRM's query-class similarity classifier (QC) for one cardinality c (official `DistanceLoss`).
 
     Tuples of the patch-enriched frame features (all c-combinations, as TRX) -> dropout -> Linear(c D -> D/2)
     -> ReLU; for each query tuple the Euclidean distance to the nearest tuple of any shot of a class; the
