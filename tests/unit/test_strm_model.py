@@ -1,12 +1,13 @@
-"""STRM under the test-time embedding cache: the cache holds the head's per-video work (PLE, QC tuple
-embeddings, FLE, TRX keys/values) and evaluation equals evaluation that recomputes every episode."""
+"""STRM's wiring: the test-time embedding cache holds the head's per-video work (PLE, QC tuple embeddings,
+FLE, TRX keys/values) and evaluation equals evaluation that recomputes every episode; the official recipe's
+frozen QC projection; the loss terms; bad inputs. The equations themselves: tests/golden/test_strm_golden.py."""
 
 import lightning as L
 import pytest
 import torch
 
 from vadbench.data.episodic import EpisodicVideoDataModule
-from vadbench.models.strm import STRM, STRMModel
+from vadbench.models.strm import STRM, STRMLoss, STRMModel, STRMOutput
 from vadbench.models.trx import TRXHeadConfig
 
 TINY = dict(layout="hmdb51", size=32, frames=12, videos_per_class=4, train_classes=3, val_classes=1, test_classes=3)
@@ -63,3 +64,36 @@ def test_trainer_test_accuracy_identical_with_and_without_cache(tmp_path):
     assert results[True]["test/num_episodes"] == 4
     assert results[True]["test/accuracy"] == pytest.approx(results[False]["test/accuracy"], abs=0)
     assert results[True]["test/accuracy_ci95"] == pytest.approx(results[False]["test/accuracy_ci95"], abs=1e-12)
+
+
+def test_official_recipe_freezes_the_qc_projection_but_not_its_gradient_path():
+    """`train_qc_projection: false` (official: the QC modules are not registered with the optimizer): the
+    projection gets no update, the PLE below it still gets the QC loss's gradient."""
+    torch.manual_seed(0)
+    net = STRMModel(backbone="resnet_tiny", head=TRXHeadConfig(seq_len=4, cardinalities=(2,), proj_dim=16),
+                    patch_grid=2, train_qc_projection=False)
+    module = STRM(net=net)
+    optimizer = module.configure_optimizers()
+    in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert not any(id(p) in in_optimizer for p in net.query_class.parameters())
+    assert all(id(p) in in_optimizer for p in net.patch_enrichment.parameters())
+    support, query = torch.randn(4, 4, 4, 128), torch.randn(2, 4, 4, 128)
+    out = net(support, torch.tensor([0, 1, 0, 1]), query, 2)
+    _, terms = STRMLoss()(STRMOutput(out.frame_logits.detach(), out.patch_logits), torch.tensor([0, 1]))
+    terms["loss_qc"].backward()
+    assert net.patch_enrichment.mlp[0].weight.grad.abs().sum() > 0   # (gamma = 0 at init: no attention gradient yet)
+    assert all(p.grad is None for p in net.query_class.parameters())
+
+
+def test_loss_terms_and_prediction_weights():
+    out = STRMOutput(frame_logits=torch.tensor([[2.0, 0.0], [0.0, 1.0]]), patch_logits=torch.tensor([[0.0, 3.0], [1.0, 0.0]]))
+    labels = torch.tensor([0, 1])
+    loss, terms = STRMLoss(qc_weight=0.1)(out, labels)
+    ce = torch.nn.functional.cross_entropy
+    torch.testing.assert_close(terms["loss_frame"], ce(out.frame_logits, labels, reduction="sum"))
+    torch.testing.assert_close(terms["loss_qc"], ce(out.patch_logits, labels, reduction="sum"))
+    torch.testing.assert_close(loss, terms["loss_frame"] + 0.1 * terms["loss_qc"])
+    net = _model(False).net
+    torch.testing.assert_close(net.logits(out), out.frame_logits + 0.1 * out.patch_logits)
+    with pytest.raises(ValueError, match="reduction"):
+        STRMLoss(reduction="max")
