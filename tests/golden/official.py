@@ -116,7 +116,8 @@ def strm_feature_maps(episode: str, video_key: str, dim: int = 32, seq_len: int 
     cls = video_key.rsplit("/", 1)[1].split("_")[0]          # "class<c>"
     e = f"{STRM_SEED}/strm/{episode}"
     cols = dim * size * size
-    x = 0.5 + 0.4 * u(e + "/common", seq_len, cols) + 0.03 * u(f"{e}/{cls}", seq_len, cols) + 0.02 * u(video_key, seq_len, cols)
+    x = (0.5 + 0.4 * u(e + "/common", seq_len, cols) + 0.03 * u(f"{e}/{cls}", seq_len, cols)
+         + 0.02 * u(video_key, seq_len, cols))
     return x.reshape(seq_len, dim, size, size).astype(np.float32)
 
 
@@ -174,7 +175,8 @@ def strm_key_map(cardinalities: int = 2) -> dict[str, str]:
          "attn_pat.key_proj": "patch_enrichment.key", "attn_pat.value_conv": "patch_enrichment.value",
          "attn_pat.Bot_MLP.inp_fc": "patch_enrichment.mlp.0", "attn_pat.Bot_MLP.hid_fc": "patch_enrichment.mlp.2",
          "attn_pat.Bot_MLP.out_fc": "patch_enrichment.mlp.4",
-         "fr_enrich.Tok_MLP.inp_fc": "frame_enrichment.token_mlp.0", "fr_enrich.Tok_MLP.out_fc": "frame_enrichment.token_mlp.2",
+         "fr_enrich.Tok_MLP.inp_fc": "frame_enrichment.token_mlp.0",
+         "fr_enrich.Tok_MLP.out_fc": "frame_enrichment.token_mlp.2",
          "fr_enrich.Bot_MLP.inp_fc": "frame_enrichment.channel_mlp.0",
          "fr_enrich.Bot_MLP.out_fc": "frame_enrichment.channel_mlp.2"}
     for i in range(cardinalities):

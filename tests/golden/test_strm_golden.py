@@ -37,7 +37,8 @@ def build(cardinalities: tuple[int, ...]) -> tuple[STRMModel, nn.Module, dict[st
     head = nn.Module()
     for part in ("patch_enrichment", "query_class", "frame_enrichment", "transformers"):
         setattr(head, part, getattr(model, part))
-    prefixes = tuple(f"{p}.{i}." for p in ("transformers", "new_dist_loss_post_pat") for i in range(len(cardinalities), 3))
+    prefixes = tuple(f"{p}.{i}." for p in ("transformers", "new_dist_loss_post_pat")
+                     for i in range(len(cardinalities), 3))   # the cardinality-3 parts when only pairs are built
     state = official_state("strm_head_official", skip_prefixes=prefixes, seed="golden-strm-v1")
     names = load_official(head, state, strm_key_map(len(cardinalities)),
                           unused_official=tuple(f"transformers.{i}.norm_v" for i in range(3)))   # never used officially

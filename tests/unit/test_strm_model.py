@@ -86,7 +86,8 @@ def test_official_recipe_freezes_the_qc_projection_but_not_its_gradient_path():
 
 
 def test_loss_terms_and_prediction_weights():
-    out = STRMOutput(frame_logits=torch.tensor([[2.0, 0.0], [0.0, 1.0]]), patch_logits=torch.tensor([[0.0, 3.0], [1.0, 0.0]]))
+    out = STRMOutput(frame_logits=torch.tensor([[2.0, 0.0], [0.0, 1.0]]),
+                     patch_logits=torch.tensor([[0.0, 3.0], [1.0, 0.0]]))
     labels = torch.tensor([0, 1])
     loss, terms = STRMLoss(qc_weight=0.1)(out, labels)
     ce = torch.nn.functional.cross_entropy

@@ -17,10 +17,9 @@ reference: tests/golden/test_strm_golden.py proves this module equal to it.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Literal
-
-import itertools
 
 import torch
 import torch.nn.functional as F
