@@ -98,3 +98,21 @@ def test_loss_terms_and_prediction_weights():
     torch.testing.assert_close(net.logits(out), out.frame_logits + 0.1 * out.patch_logits)
     with pytest.raises(ValueError, match="reduction"):
         STRMLoss(reduction="max")
+
+
+@pytest.mark.parametrize("name", ["strm/hmdb51_5w5s.yaml", "strm/kinetics100_5w1s.yaml", "strm/ucf_crime_v2_5w10s.yaml"])
+def test_packaged_configs_carry_the_official_recipe(name):
+    """The real-data configs resolve to the official code's settings (scripts/run_strm_{hmdb,kin}.sh, run.py)."""
+    from tests.integration.test_config_snapshot_fewshot import print_config_of
+
+    cfg = print_config_of(["--config", name])
+    model = cfg["model"]["init_args"]
+    net = model["net"]["init_args"]
+    assert net["backbone"] == "resnet50" and net["backbone_weights"] == "imagenet"
+    assert net["head"]["cardinalities"] == [2] and net["head"]["proj_dim"] == 1152
+    assert (net["patch_grid"], net["qc_logit_weight"], net["qc_dropout"]) == (4, 0.1, 0.1)
+    assert (net["train_qc_projection"], net["backbone_passes"], net["backbone_input"]) == (False, "separate", "unit")
+    assert model["loss"]["init_args"] == {"qc_weight": 0.1, "reduction": "sum"}
+    assert model["optimizer"]["class_path"] == "torch.optim.SGD" and model["optimizer"]["init_args"]["lr"] == 1e-4
+    assert cfg["trainer"]["accumulate_grad_batches"] == 16
+    assert cfg["data"]["init_args"]["train_query"] == (4 if name.startswith("strm/hmdb51") else 5)
