@@ -1,7 +1,8 @@
 """Frame backbones shared by the few-shot models (TRX, STRM, SKPS-Net): torchvision ResNets without their
-classifier (`build_resnet`; `ResNetFeatureMap` keeps the last spatial feature map, for STRM's patches), weights from a local file (`components.weights.load_weights`) or `imagenet` (torchvision's
-published ImageNet weights, in the torch cache, fetched there on first use), and `resnet_tiny` for CPU
-runs on the synthetic videos."""
+classifier (`build_resnet`; `ResNetFeatureMap` keeps the last spatial feature map, STRM's patches),
+weights from a local file (`components.weights.load_weights`) or `imagenet` (torchvision's published
+ImageNet weights, in the torch cache, fetched there on first use), and `resnet_tiny` for CPU runs on
+the synthetic videos."""
 
 from __future__ import annotations
 
