@@ -66,6 +66,8 @@ def generate(key: str, shape: tuple[int, ...], rule: str, seed: str = SEED) -> n
         return 1 + 0.5 * u(k, n, 1)[:, 0] ** 2
     if rule == "zero":
         return np.zeros((), dtype=np.int64)
+    if rule == "gain":   # STRM's attention gate gamma (a 1-element parameter)
+        return 0.5 + 0.25 * u(k, n, 1)[:, 0]
     raise ValueError(f"no formula for rule {rule!r} ({key})")
 
 
@@ -103,6 +105,20 @@ def trx_features(episode: str, video_key: str) -> np.ndarray:
     e = f"{SEED}/trx/{episode}"
     x = 0.5 + 0.4 * u(e + "/common", 8, 2048) + 0.03 * u(f"{e}/{cls}", 8, 2048) + 0.02 * u(video_key, 8, 2048)
     return x.astype(np.float32)
+
+
+STRM_SEED = "golden-strm-v1"
+
+
+def strm_feature_maps(episode: str, video_key: str, dim: int = 32, seq_len: int = 8, size: int = 7) -> np.ndarray:
+    """(T, D, 7, 7) float32 per-frame feature maps of a STRM video (data/README.md, STRM section):
+    TRX's formula over the D * 7 * 7 values of a frame's map (row-major: channel, row, column)."""
+    cls = video_key.rsplit("/", 1)[1].split("_")[0]          # "class<c>"
+    e = f"{STRM_SEED}/strm/{episode}"
+    cols = dim * size * size
+    x = (0.5 + 0.4 * u(e + "/common", seq_len, cols) + 0.03 * u(f"{e}/{cls}", seq_len, cols)
+         + 0.02 * u(video_key, seq_len, cols))
+    return x.reshape(seq_len, dim, size, size).astype(np.float32)
 
 
 # ------------------------------------------------------------------ key maps official -> ours
@@ -150,6 +166,24 @@ def trx_key_map() -> dict[str, str]:
         m[f"transformers.{i}.k_linear"] = f"transformers.{i}.key"
         m[f"transformers.{i}.v_linear"] = f"transformers.{i}.value"
         m[f"transformers.{i}.norm_k"] = f"transformers.{i}.key_norm"
+    return m
+
+
+def strm_key_map(cardinalities: int = 2) -> dict[str, str]:
+    """The official `CNN_STRM` (without its ResNet) and its QC `DistanceLoss` list onto our `STRMModel`."""
+    m = {"attn_pat": "patch_enrichment", "attn_pat.query_proj": "patch_enrichment.query",
+         "attn_pat.key_proj": "patch_enrichment.key", "attn_pat.value_conv": "patch_enrichment.value",
+         "attn_pat.Bot_MLP.inp_fc": "patch_enrichment.mlp.0", "attn_pat.Bot_MLP.hid_fc": "patch_enrichment.mlp.2",
+         "attn_pat.Bot_MLP.out_fc": "patch_enrichment.mlp.4",
+         "fr_enrich.Tok_MLP.inp_fc": "frame_enrichment.token_mlp.0",
+         "fr_enrich.Tok_MLP.out_fc": "frame_enrichment.token_mlp.2",
+         "fr_enrich.Bot_MLP.inp_fc": "frame_enrichment.channel_mlp.0",
+         "fr_enrich.Bot_MLP.out_fc": "frame_enrichment.channel_mlp.2"}
+    for i in range(cardinalities):
+        m[f"transformers.{i}.k_linear"] = f"transformers.{i}.key"
+        m[f"transformers.{i}.v_linear"] = f"transformers.{i}.value"
+        m[f"transformers.{i}.norm_k"] = f"transformers.{i}.key_norm"
+        m[f"new_dist_loss_post_pat.{i}.clsW"] = f"query_class.{i}.project"
     return m
 
 

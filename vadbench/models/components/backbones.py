@@ -1,7 +1,8 @@
-"""Frame backbones shared by the few-shot models (TRX, SKPS-Net): torchvision ResNets without their
-classifier, weights from a local file (`components.weights.load_weights`) or `imagenet` (torchvision's
-published ImageNet weights, in the torch cache, fetched there on first use), and `resnet_tiny` for CPU
-runs on the synthetic videos."""
+"""Frame backbones shared by the few-shot models (TRX, STRM, SKPS-Net): torchvision ResNets without their
+classifier (`build_resnet`; `ResNetFeatureMap` keeps the last spatial feature map, STRM's patches),
+weights from a local file (`components.weights.load_weights`) or `imagenet` (torchvision's published
+ImageNet weights, in the torch cache, fetched there on first use), and `resnet_tiny` for CPU runs on
+the synthetic videos."""
 
 from __future__ import annotations
 
@@ -140,3 +141,18 @@ class FrameBackboneCore(nn.Module):
         """The backbone entries of a result file's metadata."""
         return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
                 "backbone_arch": self.backbone_name, "backbone_weights": self.backbone_weights}
+class ResNetFeatureMap(nn.Module):
+    """A torchvision ResNet up to its last stage (no pooling, no classifier): `(B, 3, H, W) -> (B, D, h, w)`,
+    the spatial feature map (D = 2048, h = w = 7 for ResNet-50 at 224 px). STRM's patch tokens.
+
+    Args: as `build_resnet` (the same trunk and weights; only the pooling and the classifier are dropped).
+    """
+
+    def __init__(self, name: str = "resnet50", weights: str | None = None):
+        super().__init__()
+        self.net, self.dim, self.loaded = build_resnet(name, weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        return n.layer4(n.layer3(n.layer2(n.layer1(x))))
