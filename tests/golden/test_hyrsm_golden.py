@@ -6,6 +6,8 @@ and the gradients of every parameter (norms and checksums; full gradients of the
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -30,10 +32,12 @@ def our_name(official: str) -> str:
 
 
 def hyrsm_features(episode: str, video_key: str, dim: int = 512, frames: int = 8) -> np.ndarray:
-    """(8, 512) float32 frame features (the README's TRX formula with 2048 -> 512, episode key golden-v1/hyrsm/...)."""
+    """(8, 512) float32 frame features (tests/golden/data/README.md, HyRSM section: the TRX formula with D = 512,
+    episode key golden-v1/hyrsm/<episode>, and the common sequence read from a per-video offset)."""
     cls = video_key.rsplit("/", 1)[1].split("_")[0]
     e = f"{SEED}/hyrsm/{episode}"
-    x = 0.5 + 0.4 * u(e + "/common", frames, dim) + 0.03 * u(f"{e}/{cls}", frames, dim) + 0.02 * u(video_key, frames, dim)
+    offset = zlib.crc32(video_key.encode("utf-8")) % 5   # per-video temporal offset into the common sequence
+    x = 0.5 + 0.4 * u(e + "/common", frames + 4, dim)[offset:offset + frames] + 0.03 * u(f"{e}/{cls}", frames, dim) + 0.02 * u(video_key, frames, dim)
     return x.astype(np.float32)
 
 
