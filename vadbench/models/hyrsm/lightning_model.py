@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from vadbench.data.episodic.batch import FewShotBatch
 from vadbench.models.fewshot_base import FewShotModule
@@ -16,14 +17,37 @@ class HyRSM(FewShotModule):
     Args:
         net: the pure-torch core (`HyRSMModel`: backbone, hybrid relation module, set matching).
         loss: `HyRSMLoss` (query cross-entropy + weighted frame classification over the training classes).
-        **kwargs: `FewShotModule`'s optimizer (Adam in the official code), scheduler, train_backbone,
+        norm_weight_decay: weight decay of the LayerNorm and BatchNorm parameters (their own parameter
+            group); None = the optimizer's, as for every other parameter. Official: 0 (`BN.WEIGHT_DECAY`
+            for parameters whose name contains `norm` or `bn`).
+        **kwargs: `FewShotModule`'s optimizer (Adam in the official code), scheduler (stepped every
+            optimizer step: `schedule.WarmupStepLR` for the official one), train_backbone,
             cache_eval_embeddings, embed_chunk.
     """
 
     model_id = "hyrsm"
 
-    def __init__(self, *, net: HyRSMModel, loss: HyRSMLoss | None = None, **kwargs):
+    def __init__(self, *, net: HyRSMModel, loss: HyRSMLoss | None = None, norm_weight_decay: float | None = None,
+                 **kwargs):
         super().__init__(net=net, loss=HyRSMLoss() if loss is None else loss, **kwargs)
+        self.norm_weight_decay = norm_weight_decay
+
+    def parameter_groups(self) -> list[dict]:
+        """Trainable parameters; normalisation layers' in a group of their own when `norm_weight_decay` is set."""
+        if self.norm_weight_decay is None:
+            return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+        norm_types = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
+        norm_ids = {id(p) for m in self.modules() if isinstance(m, norm_types) for p in m.parameters()}
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return [{"params": [p for p in trainable if id(p) not in norm_ids]},
+                {"params": [p for p in trainable if id(p) in norm_ids], "weight_decay": self.norm_weight_decay}]
+
+    def configure_optimizers(self):
+        groups = self.parameter_groups()
+        optimizer = torch.optim.Adam(groups, lr=1e-4) if self.optimizer is None else self.optimizer(groups)
+        if self.scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler(optimizer), "interval": "step"}}
 
     def training_step(self, batch: FewShotBatch, batch_idx: int) -> torch.Tensor:
         """As `FewShotModule.training_step`, with the training-class ids of the support videos and queries
