@@ -37,12 +37,14 @@ def hyrsm_features(episode: str, video_key: str, dim: int = 512, frames: int = 8
     cls = video_key.rsplit("/", 1)[1].split("_")[0]
     e = f"{SEED}/hyrsm/{episode}"
     offset = zlib.crc32(video_key.encode("utf-8")) % 5   # per-video temporal offset into the common sequence
-    x = 0.5 + 0.4 * u(e + "/common", frames + 4, dim)[offset:offset + frames] + 0.03 * u(f"{e}/{cls}", frames, dim) + 0.02 * u(video_key, frames, dim)
+    common = u(e + "/common", frames + 4, dim)[offset:offset + frames]
+    x = 0.5 + 0.4 * common + 0.03 * u(f"{e}/{cls}", frames, dim) + 0.02 * u(video_key, frames, dim)
     return x.astype(np.float32)
 
 
 def build(info: dict) -> HyRSMModel:
-    model = HyRSMModel("resnet18", num_classes=info["num_class"], pe_a=info["position_A"], pe_b=info["position_B"]).double()
+    model = HyRSMModel("resnet18", num_classes=info["num_class"], pe_a=info["position_A"],
+                       pe_b=info["position_B"]).double()
     table = f"hyrsm_{info['head'][-5:]}_official"
     official = official_state(table, seed=WEIGHT_SEED)
     assert [r["key"] for r in key_table(table) if r["rule"] != "as_built"] == info["param_names"]
@@ -89,7 +91,8 @@ def test_head_matches_official(golden, name):
         grad = params[our_name(official)].grad.reshape(-1)
         assert rel_err(grad.norm(), arrays[f"{name}_grad_norms_f64"][i]) < TOL, official
         wsum = (grad * torch.from_numpy((np.arange(grad.numel()) % 97) / 97)).sum()
-        assert abs(float(wsum) - arrays[f"{name}_grad_wsums_f64"][i]) < TOL * max(1.0, float(grad.abs().sum())), official
+        scale = max(1.0, float(grad.abs().sum()))
+        assert abs(float(wsum) - arrays[f"{name}_grad_wsums_f64"][i]) < TOL * scale, official
         key = f"{name}_grad_" + official.replace(".", "_") + "_f64"
         if key in arrays:
             assert rel_err(grad, arrays[key].reshape(-1)) < TOL, official
@@ -112,4 +115,5 @@ def test_support_order_does_not_matter_but_labels_do(golden):
 def test_unequal_shots_rejected():
     model = HyRSMModel("resnet_tiny", num_classes=4).double()
     with pytest.raises(ValueError, match="same number of shots"):
-        model(torch.rand(3, 8, model.feature_dim).double(), torch.tensor([0, 0, 1]), torch.rand(2, 8, model.feature_dim).double(), 2)
+        model(torch.rand(3, 8, model.feature_dim).double(), torch.tensor([0, 0, 1]),
+              torch.rand(2, 8, model.feature_dim).double(), 2)
