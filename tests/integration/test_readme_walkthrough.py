@@ -190,6 +190,8 @@ WALK: dict[str, Step] = {
     "--model.init_args.net.init_args.backbone_weights /weights/resnet50-0676ba61.pth": PARSE,
     "vadbench fit --config trx/ucf_crime_v2_5w5s.yaml --data.init_args.root /data/kinetics400 "
     "--data.init_args.test_root /data/ucf_crime_v2": PARSE,
+    "vadbench fit --config hyrsm/synthetic_5w1s.yaml": Step("run", TRX, check=files("results/hyrsm__*.json")),
+    "vadbench fit --config hyrsm/hmdb51_5w5s.yaml --data.init_args.root /data/hmdb51": PARSE,
     "benchmarks/gpu_bench.sh [OUT]": Step("not run", why="measures a GPU (none in CI); its parts run in "
                                                          "tests/integration/test_bench.py"),
     "SMOKE=1 benchmarks/gpu_bench.sh": Step("not run", why="a minutes-long rehearsal of the GPU script; its parts run "
