@@ -91,8 +91,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class FrameBackboneCore(nn.Module):
-    """Base of the few-shot cores that embed every frame with a ResNet (TRX, OTAM): builds `backbone`
-    and gives `backbones`, `embed`, `embed_episode` and `backbone_metadata`; the subclass adds its head.
+    """Base of the few-shot cores that embed every frame with a ResNet (TRX, OTAM, HyRSM, STRM): builds
+    `backbone` and gives `backbones`, `embed`, `embed_episode` and `backbone_metadata`; the subclass adds its
+    head (STRM overrides `build_backbone` and `embed` for the spatial feature map).
 
     Args:
         backbone: torchvision ResNet name (resnet50 in the papers; resnet18 / resnet_tiny for CPU runs).
@@ -113,21 +114,29 @@ class FrameBackboneCore(nn.Module):
         if backbone_passes not in ("joint", "separate"):
             raise ValueError(f"backbone_passes must be 'joint' or 'separate'; got {backbone_passes!r}")
         self.backbone_input, self.backbone_passes = backbone_input, backbone_passes
-        self.backbone, self.feature_dim, self.backbone_loaded = build_resnet(backbone, backbone_weights)
+        self.backbone, self.feature_dim, self.backbone_loaded = self.build_backbone(backbone, backbone_weights)
+
+    def build_backbone(self, name: str, weights: str | None) -> tuple[nn.Module, int, bool]:
+        """The CNN, its feature dim and whether weights were loaded (default: the pooled ResNet)."""
+        return build_resnet(name, weights)
 
     def backbones(self) -> list[nn.Module]:
         """The CNNs (`train_backbone: false` freezes them)."""
         return [self.backbone]
 
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) -> per-frame features (B, T, D)."""
-        b, t = frames.shape[:2]
+    def backbone_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) -> the (B*T, 3, H, W) batch the CNN sees, in the `backbone_input` convention."""
         x = frames.flatten(0, 1)
-        if self.backbone_input == "unit":   # official TRX / OTAM reference: [0, 1] frames
+        if self.backbone_input == "unit":   # official TRX / OTAM reference / STRM: [0, 1] frames
             mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
             std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
             x = x * std + mean
-        return self.backbone(x).reshape(b, t, -1)
+        return x
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) -> per-frame features (B, T, D)."""
+        b, t = frames.shape[:2]
+        return self.backbone(self.backbone_frames(frames)).reshape(b, t, -1)
 
     def embed_episode(self, support: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames (S, T, 3, H, W), (Q, T, 3, H, W) -> features (S, T, D), (Q, T, D), in one backbone

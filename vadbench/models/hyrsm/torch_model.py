@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vadbench.models.components.backbones import build_resnet
+from vadbench.models.components.backbones import FrameBackboneCore
 from vadbench.models.components.precision import in_float32
-from vadbench.models.trx.torch_model import IMAGENET_MEAN, IMAGENET_STD, check_shots
+from vadbench.models.trx.torch_model import check_shots
 
 
 @functools.lru_cache(maxsize=16)
@@ -132,12 +132,12 @@ class HyRSMOutput:
     frame_logits: torch.Tensor
 
 
-class HyRSMModel(nn.Module):
+class HyRSMModel(FrameBackboneCore):
     """Backbone + hybrid relation module + set matching; `embed` frames once, `forward` scores an episode.
 
     Args:
         backbone: torchvision ResNet name (resnet50 in the paper; resnet18 for CPU/synthetic runs).
-        backbone_weights: `imagenet`, a local weight file, or None = random init (`build_resnet`).
+        backbone_weights: `imagenet`, a local weight file, or None = random init (`FrameBackboneCore`).
         num_classes: training classes of the frame classifier (31 HMDB51, 64 Kinetics-100); an episode's
             `class_ids` index them.
         heads: attention heads of both relation modules (8).
@@ -152,39 +152,15 @@ class HyRSMModel(nn.Module):
                  distance_reduction: Literal["sum", "mean"] = "sum",
                  backbone_passes: Literal["joint", "separate"] = "separate",
                  backbone_input: Literal["imagenet", "unit"] = "imagenet"):
-        super().__init__()
-        if backbone_input not in ("imagenet", "unit"):
-            raise ValueError(f"backbone_input must be 'imagenet' or 'unit'; got {backbone_input!r}")
-        if backbone_passes not in ("joint", "separate"):
-            raise ValueError(f"backbone_passes must be 'joint' or 'separate'; got {backbone_passes!r}")
         if distance_reduction not in ("sum", "mean"):
             raise ValueError(f"distance_reduction must be 'sum' or 'mean'; got {distance_reduction!r}")
-        self.backbone_name, self.backbone_weights = backbone, backbone_weights
-        self.backbone_input, self.backbone_passes = backbone_input, backbone_passes
+        super().__init__(backbone, backbone_weights, backbone_passes, backbone_input)
         self.distance_reduction, self.num_classes = distance_reduction, num_classes
-        self.backbone, self.feature_dim, self.backbone_loaded = build_resnet(backbone, backbone_weights)
         d = self.feature_dim
         self.intra = IntraRelation(d, heads, pe_a, pe_b)
         self.inter = InterRelation(d, heads)
         self.fuse = nn.Linear(2 * d, d)                 # official Conv1d(2D, D, kernel 1) over the frames
         self.frame_classifier = nn.Linear(d, num_classes)
-
-    def backbones(self) -> list[nn.Module]:
-        return [self.backbone]
-
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) -> per-frame CNN features (B, T, D)."""
-        b, t = frames.shape[:2]
-        x = frames.flatten(0, 1)
-        if self.backbone_input == "unit":
-            x = x * x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1) + x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        return self.backbone(x).reshape(b, t, -1)
-
-    def embed_episode(self, support: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.backbone_passes == "separate":
-            return self.embed(support), self.embed(query)
-        features = self.embed(torch.cat([support, query]))
-        return features[:support.shape[0]], features[support.shape[0]:]
 
     def relate(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, D) CNN features -> intra-related features: per video, episode-independent (cached at test)."""

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vadbench.models.components.backbones import ResNetFeatureMap
+from vadbench.models.components.backbones import FrameBackboneCore, ResNetFeatureMap
 from vadbench.models.components.precision import in_float32
-from vadbench.models.trx.torch_model import (IMAGENET_MEAN, IMAGENET_STD, PositionalEncoding, TRXHeadConfig,
+from vadbench.models.trx.torch_model import (PositionalEncoding, TRXHeadConfig,
                                              average_over_cardinalities, check_shots)
 
 
@@ -130,7 +130,7 @@ class STRMOutput:
     patch_logits: torch.Tensor
 
 
-class STRMModel(nn.Module):
+class STRMModel(FrameBackboneCore):
     """ResNet feature maps + PLE + QC + FLE + TRX cross-transformers.
 
     Args:
@@ -153,17 +153,9 @@ class STRMModel(nn.Module):
                  qc_logit_weight: float = 0.1, qc_dropout: float = 0.1, enrichment_dropout: float = 0.1,
                  train_qc_projection: bool = True, backbone_passes: Literal["joint", "separate"] = "joint",
                  backbone_input: Literal["imagenet", "unit"] = "imagenet"):
-        super().__init__()
-        if backbone_input not in ("imagenet", "unit"):
-            raise ValueError(f"backbone_input must be 'imagenet' or 'unit'; got {backbone_input!r}")
-        if backbone_passes not in ("joint", "separate"):
-            raise ValueError(f"backbone_passes must be 'joint' or 'separate'; got {backbone_passes!r}")
         if patch_grid < 1:
             raise ValueError(f"patch_grid must be a positive number of patches per side; got {patch_grid}")
-        self.backbone_name, self.backbone_weights = backbone, backbone_weights
-        self.backbone_passes, self.backbone_input = backbone_passes, backbone_input
-        self.backbone = ResNetFeatureMap(backbone, backbone_weights)
-        self.feature_dim, self.backbone_loaded = self.backbone.dim, self.backbone.loaded
+        super().__init__(backbone, backbone_weights, backbone_passes, backbone_input)
         self.patch_grid, self.qc_logit_weight = patch_grid, qc_logit_weight
         self.seq_len, self.cardinalities = head.seq_len, list(head.cardinalities)
         self.pool = nn.AdaptiveMaxPool2d(patch_grid)
@@ -175,25 +167,18 @@ class STRMModel(nn.Module):
         self.frame_enrichment = FrameEnrichment(d, head.seq_len, head.pe_scale, enrichment_dropout)
         self.transformers = head.transformers(feature_dim=d)
 
-    def backbones(self) -> list[nn.Module]:
-        return [self.backbone]
+    def build_backbone(self, name: str, weights: str | None) -> tuple[nn.Module, int, bool]:
+        """The ResNet without its pooling: STRM's patches come from the last spatial feature map."""
+        net = ResNetFeatureMap(name, weights)
+        return net, net.dim, net.loaded
 
     # ------------------------------------------------------------------ per video
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) -> patch tokens (B, T, M, D): the feature map max-pooled to the patch grid."""
+        """(B, T, 3, H, W) -> patch tokens (B, T, M, D): the feature map max-pooled to the patch grid
+        (`embed_episode`, one backbone pass or two, comes with `FrameBackboneCore`)."""
         b, t = frames.shape[:2]
-        x = frames.flatten(0, 1)
-        if self.backbone_input == "unit":   # official: [0, 1] frames
-            x = x * x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1) + x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        patches = self.pool(self.backbone(x))                     # (B T, D, g, g)
+        patches = self.pool(self.backbone(self.backbone_frames(frames)))     # (B T, D, g, g)
         return patches.flatten(2).transpose(1, 2).reshape(b, t, self.patch_grid ** 2, -1)
-
-    def embed_episode(self, support: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """As `TRXModel.embed_episode`: one backbone pass or two (`backbone_passes`)."""
-        if self.backbone_passes == "separate":
-            return self.embed(support), self.embed(query)
-        features = self.embed(torch.cat([support, query]))
-        return features[:support.shape[0]], features[support.shape[0]:]
 
     def enrich_patches(self, patches: torch.Tensor) -> torch.Tensor:
         """(B, T, M, D) patch tokens -> PLE, then the mean over the patches: (B, T, D)."""
