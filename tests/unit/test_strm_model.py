@@ -2,21 +2,12 @@
 FLE, TRX keys/values) and evaluation equals evaluation that recomputes every episode; the official recipe's
 frozen QC projection; the loss terms; bad inputs. The equations themselves: tests/golden/test_strm_golden.py."""
 
-import lightning as L
 import pytest
 import torch
 
-from vadbench.data.episodic import EpisodicVideoDataModule
+from tests.helpers.fewshot_cache import metrics_with_and_without_cache
 from vadbench.models.strm import STRM, STRMLoss, STRMModel, STRMOutput
 from vadbench.models.trx import TRXHeadConfig
-
-TINY = dict(layout="hmdb51", size=32, frames=12, videos_per_class=4, train_classes=3, val_classes=1, test_classes=3)
-
-
-def _datamodule(tmp_path, episodes=4):
-    return EpisodicVideoDataModule(dataset="synthetic", root=str(tmp_path / "synth"), way=3, shot=1, test_query=2,
-                                   test_episodes=episodes, seq_len=4, frame_height=32, crop_size=28, num_workers=0,
-                                   synthetic=TINY)
 
 
 def _model(cache: bool) -> STRM:
@@ -53,15 +44,7 @@ def test_unequal_shots_and_wrong_shapes_are_refused():
 
 
 def test_trainer_test_accuracy_identical_with_and_without_cache(tmp_path):
-    results = {}
-    for cache in (True, False):
-        dm = _datamodule(tmp_path)
-        trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                            enable_progress_bar=False, enable_model_summary=False)
-        trainer.test(_model(cache), datamodule=dm, verbose=False)
-        assert dm.test_frames_in_batch is (not cache)  # the cached run sends video ids only
-        results[cache] = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    assert results[True]["test/num_episodes"] == 4
+    results = metrics_with_and_without_cache(_model, tmp_path, episodes=4)
     assert results[True]["test/accuracy"] == pytest.approx(results[False]["test/accuracy"], abs=0)
     assert results[True]["test/accuracy_ci95"] == pytest.approx(results[False]["test/accuracy_ci95"], abs=1e-12)
 

@@ -1,19 +1,10 @@
 """Evaluation with the test-time embedding cache equals evaluation that recomputes every episode."""
 
-import lightning as L
 import pytest
 import torch
 
-from vadbench.data.episodic import EpisodicVideoDataModule
+from tests.helpers.fewshot_cache import check_cached_episodes, metrics_with_and_without_cache
 from vadbench.models.trx import TRX, EmbeddingCache, TRXHeadConfig, TRXModel
-
-TINY = dict(layout="hmdb51", size=32, frames=12, videos_per_class=4, train_classes=3, val_classes=1, test_classes=3)
-
-
-def _datamodule(tmp_path, episodes=5):
-    return EpisodicVideoDataModule(dataset="synthetic", root=str(tmp_path / "synth"), way=3, shot=1, test_query=2,
-                                   test_episodes=episodes, seq_len=4, frame_height=32, crop_size=28, num_workers=0,
-                                   synthetic=TINY)
 
 
 def _model(cache: bool) -> TRX:
@@ -33,30 +24,15 @@ def test_embedding_cache_gathers_and_grows():
 
 def test_cached_episode_features_equal_recomputed(tmp_path):
     """The cache holds the head's per-video key/value projections; logits equal the recomputed ones."""
-    dm = _datamodule(tmp_path)
-    dm.prepare_data()
-    dm.setup("test")
-    ds = dm.episodes("test")
-    uncached, cached = _model(False).eval(), _model(True).eval()
-    cached._video_source = ds
     n_tuples = 6 + 4  # pairs and triples of 4 frames
-    with torch.no_grad():
-        for i in range(len(ds)):
-            ds.with_frames = True
-            batch = ds[i]
-            s0, q0 = uncached.eval_features(batch)
-            ds.with_frames = False
-            ids_only = ds[i]
-            assert ids_only.support is None
-            s1, q1 = cached.eval_features(ids_only)
-            assert s1.shape == (s0.shape[0], n_tuples, 2, 16)  # keys and values, not frame features
-            torch.testing.assert_close(s1, uncached.net.project(s0), atol=1e-5, rtol=1e-4)
-            torch.testing.assert_close(q1, uncached.net.project(q0), atol=1e-5, rtol=1e-4)
-            logits0 = uncached.episode_logits(s0, batch.support_labels, q0, batch.way)
-            logits1 = cached.cached_episode_logits(s1, ids_only.support_labels, q1, ids_only.way)
-            torch.testing.assert_close(logits1, logits0, atol=1e-5, rtol=1e-4)
-            assert logits0.std() > 1e-3  # the comparison is not between constants
-            assert uncached.episode_accuracy(batch) == cached.episode_accuracy(ids_only)
+
+    def holds_projections(uncached, batch, recomputed, cached):
+        (s0, q0), (s1, q1) = recomputed, cached
+        assert s1.shape == (s0.shape[0], n_tuples, 2, 16)  # keys and values, not frame features
+        torch.testing.assert_close(s1, uncached.net.project(s0), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(q1, uncached.net.project(q0), atol=1e-5, rtol=1e-4)
+
+    _, cached, ds = check_cached_episodes(_model, tmp_path, episodes=5, check_entry=holds_projections, min_std=1e-3)
     # every test video embedded once, however many episodes used it
     assert int(cached._cache.filled.sum()) == len(torch.unique(torch.cat(
         [torch.cat([ds[i].support_ids, ds[i].query_ids]) for i in range(len(ds))])))
@@ -77,14 +53,6 @@ def test_projected_head_equals_head_with_shuffled_support():
 
 
 def test_trainer_test_accuracy_identical_with_and_without_cache(tmp_path):
-    results = {}
-    for cache in (True, False):
-        dm = _datamodule(tmp_path, episodes=4)
-        trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                            enable_progress_bar=False, enable_model_summary=False)
-        trainer.test(_model(cache), datamodule=dm, verbose=False)
-        assert dm.test_frames_in_batch is (not cache)  # the cached run sends video ids only
-        results[cache] = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    assert results[True]["test/num_episodes"] == 4
+    results = metrics_with_and_without_cache(_model, tmp_path, episodes=4)
     assert results[True]["test/accuracy"] == pytest.approx(results[False]["test/accuracy"], abs=0)
     assert results[True]["test/accuracy_ci95"] == pytest.approx(results[False]["test/accuracy_ci95"], abs=1e-12)
