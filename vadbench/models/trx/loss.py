@@ -31,7 +31,7 @@ class TRXLoss(nn.Module):
     def __init__(self, reduction: Literal["sum", "mean"] = "sum"):
         super().__init__()
         if reduction not in ("sum", "mean"):
-            raise ValueError(f"TRXLoss: unknown reduction {reduction!r}; expected sum or mean")
+            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}; expected sum or mean")
         self.reduction = reduction
 
     @in_float32  # cross-entropy of distance logits: docs/precision.md
