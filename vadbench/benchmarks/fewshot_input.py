@@ -103,7 +103,7 @@ def demand(args, device: torch.device, backbone: str, crop: int, bf16: bool = Fa
 def forward_gflops_per_frame(backbone: str, crop: int) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from vadbench.models.trx.torch_model import build_resnet
+    from vadbench.models.components.backbones import build_resnet
 
     net = build_resnet(backbone)[0].eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:

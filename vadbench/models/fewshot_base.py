@@ -156,10 +156,14 @@ class FewShotModule(L.LightningModule):
         features = self.embed(torch.cat([batch.support, batch.query]))
         return features[:n_support], features[n_support:]
 
+    def loss_terms(self, outputs, batch: FewShotBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss of one training episode from the net's outputs (HyRSM adds the training-class ids)."""
+        return self.loss(outputs, batch.query_labels)
+
     def training_step(self, batch: FewShotBatch, batch_idx: int) -> torch.Tensor:
         support, query = self.embed_episode(batch)
         outputs = self.net(support, batch.support_labels, query, batch.way)
-        loss, terms = self.loss(outputs, batch.query_labels)
+        loss, terms = self.loss_terms(outputs, batch)
         accuracy = (self.net.logits(outputs).argmax(dim=-1) == batch.query_labels).float().mean()
         self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, batch_size=1)
         self.log("train/accuracy", accuracy, batch_size=1, prog_bar=True)
@@ -239,12 +243,23 @@ class FewShotModule(L.LightningModule):
         self.test_accuracy.reset()
 
     # ---------------------------------------------------------------- optimisation
+    scheduler_interval = "epoch"   # when `scheduler` steps (Lightning's default); HyRSM's schedule: "step"
+
+    def parameter_groups(self) -> list:
+        """What the optimizer receives: the trainable parameters (HyRSM: in weight-decay groups)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def default_optimizer(self, params) -> torch.optim.Optimizer:
+        """The optimizer when the config gives none: SGD lr 1e-3, TRX's."""
+        return torch.optim.SGD(params, lr=1e-3)
+
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.SGD(params, lr=1e-3) if self.optimizer is None else self.optimizer(params)
+        params = self.parameter_groups()
+        optimizer = self.default_optimizer(params) if self.optimizer is None else self.optimizer(params)
         if self.scheduler is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": self.scheduler(optimizer)}
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": self.scheduler(optimizer), "interval": self.scheduler_interval}}
 
 
 # ---------------------------------------------------------------- data/model links

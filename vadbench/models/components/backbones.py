@@ -12,6 +12,7 @@ import torch
 import torchvision
 from torch import nn
 
+from vadbench.data.episodic.dataset import IMAGENET_MEAN, IMAGENET_STD   # how the loader normalises frames
 from vadbench.models.components.weights import WeightsError, load_weights
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet_tiny")
@@ -86,10 +87,6 @@ def build_resnet(name: str = "resnet50", weights: str | None = None) -> tuple[nn
     return net, dim, loaded
 
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)   # as vadbench.data.episodic.dataset normalises the frames
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
 class FrameBackboneCore(nn.Module):
     """Base of the few-shot cores that embed every frame with a ResNet (TRX, OTAM, HyRSM, STRM): builds
     `backbone` and gives `backbones`, `embed`, `embed_episode` and `backbone_metadata`; the subclass adds its
@@ -150,6 +147,8 @@ class FrameBackboneCore(nn.Module):
         """The backbone entries of a result file's metadata."""
         return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
                 "backbone_arch": self.backbone_name, "backbone_weights": self.backbone_weights}
+
+
 class ResNetFeatureMap(nn.Module):
     """A torchvision ResNet up to its last stage (no pooling, no classifier): `(B, 3, H, W) -> (B, D, h, w)`,
     the spatial feature map (D = 2048, h = w = 7 for ResNet-50 at 224 px). STRM's patch tokens.

@@ -26,40 +26,31 @@ class HyRSM(FewShotModule):
     """
 
     model_id = "hyrsm"
+    scheduler_interval = "step"   # the official schedule is indexed by optimizer steps
 
     def __init__(self, *, net: HyRSMModel, loss: HyRSMLoss | None = None, norm_weight_decay: float | None = None,
                  **kwargs):
         super().__init__(net=net, loss=HyRSMLoss() if loss is None else loss, **kwargs)
         self.norm_weight_decay = norm_weight_decay
 
-    def parameter_groups(self) -> list[dict]:
+    def parameter_groups(self) -> list:
         """Trainable parameters; normalisation layers' in a group of their own when `norm_weight_decay` is set."""
+        trainable = super().parameter_groups()
         if self.norm_weight_decay is None:
-            return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+            return trainable
         norm_types = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
         norm_ids = {id(p) for m in self.modules() if isinstance(m, norm_types) for p in m.parameters()}
-        trainable = [p for p in self.parameters() if p.requires_grad]
         return [{"params": [p for p in trainable if id(p) not in norm_ids]},
                 {"params": [p for p in trainable if id(p) in norm_ids], "weight_decay": self.norm_weight_decay}]
 
-    def configure_optimizers(self):
-        groups = self.parameter_groups()
-        optimizer = torch.optim.Adam(groups, lr=1e-4) if self.optimizer is None else self.optimizer(groups)
-        if self.scheduler is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler(optimizer), "interval": "step"}}
+    def default_optimizer(self, params) -> torch.optim.Optimizer:
+        return torch.optim.Adam(params, lr=1e-4)   # the official optimizer (its rate: the configs)
 
-    def training_step(self, batch: FewShotBatch, batch_idx: int) -> torch.Tensor:
-        """As `FewShotModule.training_step`, with the training-class ids of the support videos and queries
-        (`batch.class_ids` of their episode labels) for the frame classification term."""
-        support, query = self.embed_episode(batch)
-        outputs = self.net(support, batch.support_labels, query, batch.way)
+    def loss_terms(self, outputs, batch: FewShotBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """With the training-class ids of the support videos and queries (`batch.class_ids` of their
+        episode labels) for the frame classification term."""
         class_labels = batch.class_ids[torch.cat([batch.support_labels, batch.query_labels])]
-        loss, terms = self.loss(outputs, batch.query_labels, class_labels)
-        accuracy = (outputs.logits.argmax(dim=-1) == batch.query_labels).float().mean()
-        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, batch_size=1)
-        self.log("train/accuracy", accuracy, batch_size=1, prog_bar=True)
-        return loss
+        return self.loss(outputs, batch.query_labels, class_labels)
 
     def episode_logits(self, support, support_labels, query, way: int) -> torch.Tensor:
         """Evaluation needs no frame classifier: intra-relation, then matching."""

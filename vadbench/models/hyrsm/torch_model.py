@@ -194,5 +194,4 @@ class HyRSMModel(FrameBackboneCore):
         return outputs.logits
 
     def result_metadata(self) -> dict:
-        return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
-                "backbone_arch": self.backbone_name, "backbone_weights": self.backbone_weights}
+        return self.backbone_metadata()

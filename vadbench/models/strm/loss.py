@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from torch import nn
 
 from vadbench.models.components.precision import in_float32
 from vadbench.models.strm.torch_model import STRMOutput
-from vadbench.models.trx.loss import trx_loss
+from vadbench.models.trx.loss import TRXLoss, trx_loss
 
 
-class STRMLoss(nn.Module):
+class STRMLoss(TRXLoss):
     """STRM's joint loss (official run.py `train_task`): L = CE(TRX logits) + qc_weight x CE(QC logits).
 
     Each cross-entropy is summed over the queries, as TRX's (the official division by the 16 tasks of a
@@ -24,10 +23,8 @@ class STRMLoss(nn.Module):
     """
 
     def __init__(self, qc_weight: float = 0.1, reduction: Literal["sum", "mean"] = "sum"):
-        super().__init__()
-        if reduction not in ("sum", "mean"):
-            raise ValueError(f"STRMLoss: unknown reduction {reduction!r}; expected sum or mean")
-        self.qc_weight, self.reduction = qc_weight, reduction
+        super().__init__(reduction)
+        self.qc_weight = qc_weight
 
     @in_float32  # cross-entropy of distance logits: docs/precision.md
     def forward(self, outputs: STRMOutput, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -27,8 +27,8 @@ from torch import nn
 
 from vadbench.models.components.backbones import FrameBackboneCore, ResNetFeatureMap
 from vadbench.models.components.precision import in_float32
-from vadbench.models.trx.torch_model import (PositionalEncoding, TRXHeadConfig,
-                                             average_over_cardinalities, check_shots)
+from vadbench.models.trx.torch_model import (PositionalEncoding, TRXHeadConfig, attend_projected,
+                                             average_over_cardinalities, check_shots, project_tuples)
 
 
 @in_float32  # attention logits and their softmax: docs/precision.md
@@ -194,7 +194,7 @@ class STRMModel(FrameBackboneCore):
         frames = self.enrich_patches(patches)
         parts = [qc.embed(frames).flatten(1) for qc in self.query_class]
         enriched = self.frame_enrichment(frames)
-        parts += [torch.stack(t.project(enriched), dim=2).flatten(1) for t in self.transformers]
+        parts.append(project_tuples(self.transformers, enriched).flatten(1))
         return torch.cat(parts, dim=1)
 
     # ------------------------------------------------------------------ per episode
@@ -220,27 +220,21 @@ class STRMModel(FrameBackboneCore):
                           way: int) -> STRMOutput:
         """`forward` from `project` outputs: support (S, X), query (Q, X)."""
         support = self._class_major(support, support_labels, way)
-        patch_logits, frame_logits, start = [], [], 0
+        patch_logits, start = [], 0
         for qc in self.query_class:   # one per cardinality, not per video
             size = qc.num_tuples * qc.embed_dim
             s = support[:, start:start + size].reshape(support.shape[0], qc.num_tuples, -1)
             patch_logits.append(qc.score(s, query[:, start:start + size].reshape(query.shape[0], qc.num_tuples, -1),
                                          way))
             start += size
-        for t in self.transformers:
-            size = t.num_tuples * 2 * t.proj_dim
-            s = support[:, start:start + size].reshape(support.shape[0], t.num_tuples, 2, -1)
-            q = query[:, start:start + size].reshape(query.shape[0], t.num_tuples, 2, -1)
-            frame_logits.append(t.attend(s[:, :, 0], s[:, :, 1], q[:, :, 0], q[:, :, 1], way))
-            start += size
-        return STRMOutput(frame_logits=torch.stack(frame_logits, dim=-1).mean(dim=-1),
-                          patch_logits=torch.stack(patch_logits, dim=-1).mean(dim=-1))
+        kv_shape = (-1, 2, self.transformers[0].proj_dim)   # the rest: `project_tuples` (N_total, 2, P)
+        frame_logits = attend_projected(self.transformers, support[:, start:].reshape(support.shape[0], *kv_shape),
+                                        query[:, start:].reshape(query.shape[0], *kv_shape), way)
+        return STRMOutput(frame_logits=frame_logits, patch_logits=torch.stack(patch_logits, dim=-1).mean(dim=-1))
 
     def logits(self, outputs: STRMOutput) -> torch.Tensor:
         """The prediction's logits (Q, C): TRX logits + qc_logit_weight x QC logits (official run.py)."""
         return outputs.frame_logits + self.qc_logit_weight * outputs.patch_logits
 
     def result_metadata(self) -> dict:
-        return {"backbone": "pretrained" if self.backbone_loaded else "random_init",
-                "backbone_arch": self.backbone_name, "backbone_weights": self.backbone_weights,
-                "cardinalities": self.cardinalities}
+        return {**self.backbone_metadata(), "cardinalities": self.cardinalities}

@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from vadbench.models.components.backbones import IMAGENET_MEAN, IMAGENET_STD, FrameBackboneCore, build_resnet  # noqa: F401
+from vadbench.models.components.backbones import FrameBackboneCore
 from vadbench.models.components.precision import in_float32
 
 
@@ -101,6 +101,24 @@ def average_over_cardinalities(transformers: nn.ModuleList, support: torch.Tenso
                                way: int) -> torch.Tensor:
     """TRX: the logits (Q, C) of the cross-transformers (one per cardinality) are averaged."""
     return torch.stack([t(support, query, way) for t in transformers], dim=-1).mean(dim=-1)
+
+
+def project_tuples(transformers: nn.ModuleList, frames: torch.Tensor) -> torch.Tensor:
+    """(B, T, D) -> (B, N_total, 2, P): every cardinality's tuple keys and values, tuples concatenated
+    (the per-video work of the cross-transformers, which the evaluation cache stores)."""
+    return torch.cat([torch.stack(t.project(frames), dim=2) for t in transformers], dim=1)
+
+
+def attend_projected(transformers: nn.ModuleList, support: torch.Tensor, query: torch.Tensor,
+                     way: int) -> torch.Tensor:
+    """`average_over_cardinalities` from `project_tuples` outputs: support (S, N_total, 2, P) class-major,
+    query (Q, N_total, 2, P) -> logits (Q, C)."""
+    logits, start = [], 0
+    for t in transformers:   # one per cardinality (2 or 3), not per video
+        s, q = support[:, start:start + t.num_tuples], query[:, start:start + t.num_tuples]
+        logits.append(t.attend(s[:, :, 0], s[:, :, 1], q[:, :, 0], q[:, :, 1], way))
+        start += t.num_tuples
+    return torch.stack(logits, dim=-1).mean(dim=-1)   # TRX: the cardinalities' logits are averaged
 
 
 @dataclass(frozen=True)
@@ -194,17 +212,11 @@ class TRXModel(FrameBackboneCore):
 
         All of the head's per-video work (positional encoding, tuple building, key/value maps); the
         evaluation cache stores this, so a cached episode costs only the attention (`forward_projected`)."""
-        kv = [torch.stack(t.project(frames), dim=2) for t in self.transformers]
-        return torch.cat(kv, dim=1)
+        return project_tuples(self.transformers, frames)
 
     def forward_projected(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                           way: int) -> torch.Tensor:
         """`forward` from `project` outputs: support (S, N_total, 2, P), query (Q, N_total, 2, P)."""
         check_shots(support_labels, way, "TRX")
         support = support[torch.argsort(support_labels, stable=True)]   # class-major
-        logits, start = [], 0
-        for t in self.transformers:   # one per cardinality (2 or 3), not per video
-            s, q = support[:, start:start + t.num_tuples], query[:, start:start + t.num_tuples]
-            logits.append(t.attend(s[:, :, 0], s[:, :, 1], q[:, :, 0], q[:, :, 1], way))
-            start += t.num_tuples
-        return torch.stack(logits, dim=-1).mean(dim=-1)   # TRX: the cardinalities' logits are averaged
+        return attend_projected(self.transformers, support, query, way)
