@@ -199,6 +199,8 @@ WALK: dict[str, Step] = {
     "vadbench bench gpu --models rtfm,trx --steps 100": Step("covered", why="tests/integration/test_bench.py",
                                                              words=('"gpu": (',)),
     "vadbench bench trx-cache": Step("covered", why="tests/integration/test_bench.py", words=('"trx-cache": (',)),
+    "vadbench fit --config ata/synthetic_5w1s.yaml": Step("run", TRX, check=files("results/ata__*.json")),
+    "vadbench fit --config ata/hmdb51_5w5s.yaml --data.init_args.root /data/hmdb51": PARSE,
     "vadbench fit --config otam/synthetic_5w1s.yaml": Step("run", TRX, check=files("results/otam__*.json")),
     "vadbench fit --config otam/hmdb51_5w5s.yaml --data.init_args.root /data/hmdb51": PARSE,
     "vadbench fit --config strm/synthetic_5w1s.yaml": Step("run", TRX, check=files("results/strm__*.json")),
