@@ -171,7 +171,9 @@ class TupleContrast(nn.Module):
             mean_count = exceed.sum(dim=-1, keepdim=True) / (exceed > 0).sum(dim=-1, keepdim=True)
             unrelated = (exceed < mean_count) & ~torch.eye(way, dtype=torch.bool, device=dist.device)[:, :, None]
             weights = unrelated.to(dist.dtype)
-            weights = weights / weights.sum(dim=(1, 2), keepdim=True)        # mean over all unrelated tuples
+            # mean over all unrelated tuples; a class without any gets contrast 0 (official: a NaN loss, and
+            # its training loop then skips the task; README "Divergences")
+            weights = weights / weights.sum(dim=(1, 2), keepdim=True).clamp(min=1)
         contrast = torch.einsum("icj,kcj->ik", dist, weights)               # (Q N, C)
         contrast = contrast.reshape(q_n, n, way).mean(dim=1) / (way - 1)
         return maximum, maximum / (contrast + maximum)
