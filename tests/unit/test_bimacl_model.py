@@ -102,6 +102,8 @@ def test_unequal_shots_and_wrong_shapes_are_refused():
         model(torch.randn(2, 5, 128, 3, 3), torch.tensor([0, 1]), torch.randn(2, 5, 128, 3, 3), 2)
     with pytest.raises(ValueError, match="at least 2x2"):
         model(torch.randn(2, 4, 128, 1, 1), torch.tensor([0, 1]), torch.randn(2, 4, 128, 1, 1), 2)
+    with pytest.raises(ValueError, match="way >= 2"):
+        model(torch.randn(2, 4, 128, 3, 3), torch.tensor([0, 0]), torch.randn(2, 4, 128, 3, 3), 1)
     with pytest.raises(ValueError, match="contrast logits"):
         BiMACLLoss()(BiMACLOutput(torch.zeros(2, 2), torch.zeros(2, 2)), torch.tensor([0, 1]))
 

@@ -155,6 +155,8 @@ class TupleContrast(nn.Module):
     def forward(self, support: torch.Tensor, query: torch.Tensor, way: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Tuple embeddings: support (S, N, P) class-major, query (Q, N, P) -> (max_distance (Q, C),
         contrast logits (Q, C))."""
+        if way < 2:
+            raise ValueError(f"BiMACL's contrast compares a class with the other classes: it needs way >= 2, got {way}")
         q_n, n, p = query.shape
         shots = support.shape[0] // way
         dist = self.distances(support, query, way)                           # (Q N, C, K N)
