@@ -121,6 +121,20 @@ def strm_feature_maps(episode: str, video_key: str, dim: int = 32, seq_len: int 
     return x.reshape(seq_len, dim, size, size).astype(np.float32)
 
 
+BIMACL_SEED = "golden-bimacl-v1"
+
+
+def bimacl_feature_maps(episode: str, video_key: str, dim: int = 32, seq_len: int = 8, size: int = 7) -> np.ndarray:
+    """(T, D, 7, 7) float32 per-frame feature maps of a BiMACL video (data/README.md, BiMACL section): the STRM
+    formula with episode key E = `golden-bimacl-v1/bimacl/<episode>`."""
+    cls = video_key.rsplit("/", 1)[1].split("_")[0]          # "class<c>"
+    e = f"{BIMACL_SEED}/bimacl/{episode}"
+    cols = dim * size * size
+    x = (0.5 + 0.4 * u(e + "/common", seq_len, cols) + 0.03 * u(f"{e}/{cls}", seq_len, cols)
+         + 0.02 * u(video_key, seq_len, cols))
+    return x.reshape(seq_len, dim, size, size).astype(np.float32)
+
+
 # ------------------------------------------------------------------ key maps official -> ours
 def _relation_map(official: str, ours: str) -> dict[str, str]:
     """The official `Aggregate` (RTFM model.py) onto our `TemporalRelation`."""
@@ -184,6 +198,23 @@ def strm_key_map(cardinalities: int = 2) -> dict[str, str]:
         m[f"transformers.{i}.v_linear"] = f"transformers.{i}.value"
         m[f"transformers.{i}.norm_k"] = f"transformers.{i}.key_norm"
         m[f"new_dist_loss_post_pat.{i}.clsW"] = f"query_class.{i}.project"
+    return m
+
+
+def bimacl_key_map(cardinalities: int = 2) -> dict[str, str]:
+    """The official `CNN_BiMACL` (without its ResNet) and its `DistanceLoss` list onto our `BiMACLModel`."""
+    m = {"Motion_Excitation": "motion", "Motion_Excitation.conv": "motion.value_conv",
+         "Motion_Excitation.conv1": "motion.reduce", "Motion_Excitation.bn1": "motion.reduce_norm",
+         "Motion_Excitation.conv2": "motion.shift_conv", "Motion_Excitation.conv3": "motion.mix",
+         "Motion_Excitation.conv3_smallscale2": "motion.coarse_conv",
+         "Motion_Excitation.bn3_smallscale2": "motion.coarse_norm",
+         "Motion_Excitation.conv3_smallscale4": "motion.fine_conv",
+         "Motion_Excitation.bn3_smallscale4": "motion.fine_norm"}
+    for i in range(cardinalities):
+        m[f"transformers.{i}.k_linear"] = f"transformers.{i}.key"
+        m[f"transformers.{i}.v_linear"] = f"transformers.{i}.value"
+        m[f"transformers.{i}.norm_k"] = f"transformers.{i}.key_norm"
+        m[f"new_dist_loss_post_pat.{i}.clsW"] = f"contrast.{i}.project"
     return m
 
 

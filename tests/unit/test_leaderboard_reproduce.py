@@ -298,13 +298,13 @@ def test_real_runs_without_a_data_folder_are_flagged_by_the_dry_run_and_refused(
 
 
 def test_skps_tables_plan_otam_and_strm_on_real_data_with_their_own_configs():
-    """Issue 23: the SKPS-Net tables' OTAM and STRM rows run from their packaged real-data configs (Table 2:
+    """Issue 23: the SKPS-Net tables' OTAM, STRM and BiMACL rows run from their packaged real-data configs (Table 2:
     trained on Kinetics-100, tested on UCF-Crime v2), every shot count."""
     specs = load_specs()
     for table, datasets in (("skps-table1", {"hmdb51", "kinetics100"}), ("skps-table2", {"ucf_crime_v2"})):
         runs, missing = plan_runs(specs, specs.get(table))
         assert not missing, table
-        for model in ("otam", "strm"):
+        for model in ("otam", "strm", "bimacl"):
             planned = {(r.dataset, r.row.setting): r for r in runs if r.row.model == model}
             assert set(planned) == {(d, s) for d in datasets for s in ("5w1s", "5w5s", "5w10s")}, (table, model)
             for (dataset, setting), r in planned.items():
