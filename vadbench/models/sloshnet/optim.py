@@ -70,7 +70,8 @@ class SloshNetOfficialLR(HyRSMOfficialLR):
     The official loop sets the rate after task i (1-based) from the "epoch" i / step_iter and steps the
     optimizers at i = 16 k + 15 for step k ((i + 1) % 16 == 0); factor LRS[j] for the last STEPS[j] <= epoch,
     the last factor from training_iterations // step_iter on. HMDB51 (step_iter 1500, STEPS [0, 6, 8, 9], LRS
-    [1, 0.5, 0.1, 0.01]): x0.5 from step 562, x0.1 from 749, x0.01 from 843. Unlike HyRSM's loop, the
+    [1, 0.5, 0.1, 0.01]): x0.5 from step 562, x0.1 from 750, x0.01 from 843 (step_iter 1000: 375, 500, 562;
+    checked against the official `get_lr_at_epoch`). Unlike HyRSM's loop, the
     epoch does not count whole epochs twice.
 
     Args:
