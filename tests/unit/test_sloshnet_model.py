@@ -114,3 +114,30 @@ def test_official_schedule_in_optimizer_steps():
         schedule.step()
     assert optimizer.weights.param_groups[0]["lr"] == pytest.approx(5e-5)
     assert optimizer.architecture.param_groups[0]["lr"] == pytest.approx(1.5e-3)
+
+
+@pytest.mark.parametrize("name", ["sloshnet/hmdb51_5w1s.yaml", "sloshnet/kinetics100_5w5s.yaml",
+                                  "sloshnet/ucf_crime_v2_5w10s.yaml"])
+def test_packaged_configs_carry_the_official_recipe(name):
+    """The real-data configs resolve to the official scripts' settings (scripts/train_{hmdb,kin}-*.sh, run.py)."""
+    from tests.integration.test_config_snapshot_fewshot import print_config_of
+
+    cfg = print_config_of(["--config", name])
+    model = cfg["model"]["init_args"]
+    net = model["net"]["init_args"]
+    assert net["backbone"] == "resnet50" and net["backbone_weights"] == "imagenet"
+    assert net["head"]["cardinalities"] == [1] and net["head"]["proj_dim"] == 1152
+    assert (net["motion_heads"], net["temporal_heads"], net["temporal_layers"]) == (16, 8, 1)
+    assert net["prune_threshold"] == 0.01
+    assert (net["long_term_attention"], net["backbone_passes"]) == ("official", "separate")
+    opt = model["optimizer"]
+    assert opt["class_path"] == "vadbench.models.sloshnet.SGDWithArchitectureAdam"
+    assert opt["init_args"] == {"lr": 1e-4, "momentum": 0.9, "weight_decay": 3e-4, "arch_lr": 3e-3,
+                                "arch_betas": [0.5, 0.999], "arch_weight_decay": 1e-3}
+    sched = model["scheduler"]["init_args"]
+    one_shot_hmdb = name == "sloshnet/hmdb51_5w1s.yaml"
+    assert sched["steps_iter"] == (1500 if one_shot_hmdb else 1000)
+    assert sched["steps"] == [0, 6, 8, 9] and sched["factors"] == [1.0, 0.5, 0.1, 0.01]
+    assert sched["iterations_per_step"] == 16
+    assert cfg["trainer"]["accumulate_grad_batches"] == 16
+    assert cfg["data"]["init_args"]["train_query"] == (1 if one_shot_hmdb else 5)

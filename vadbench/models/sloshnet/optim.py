@@ -29,7 +29,8 @@ class SGDWithArchitectureAdam(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-4, momentum: float = 0.9, weight_decay: float = 3e-4,
-                 arch_lr: float = 3e-3, arch_betas: tuple[float, float] = (0.5, 0.999), arch_weight_decay: float = 1e-3):
+                 arch_lr: float = 3e-3, arch_betas: tuple[float, float] = (0.5, 0.999),
+                 arch_weight_decay: float = 1e-3):
         groups = list(params)
         if groups and not isinstance(groups[0], dict):
             groups = [{"params": groups}]

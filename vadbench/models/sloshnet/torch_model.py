@@ -249,9 +249,11 @@ class SloshNetModel(FrameBackboneCore):
         """(B, T, D, h, w) fused maps of one batch (support or queries) -> frame features (B, T, D):
         2 gamma_1 CMM(x) + 2 gamma_0 transformer(x), averaged over the map (official model.py)."""
         if maps.dim() != 5:
-            raise ValueError(f"SloshNet expects fused maps (videos, frames, dim, h, w) from `embed`; got {tuple(maps.shape)}")
+            raise ValueError("SloshNet expects fused maps (videos, frames, dim, h, w) from `embed`; "
+                             f"got {tuple(maps.shape)}")
         if maps.shape[1] != self.seq_len:
-            raise ValueError(f"SloshNet was built for {self.seq_len} frames per video (head.seq_len); got {maps.shape[1]}")
+            raise ValueError(f"SloshNet was built for {self.seq_len} frames per video (head.seq_len); "
+                             f"got {maps.shape[1]}")
         gamma = self.temporal_weights[0].softmax(dim=-1)
         x = self.short_term(maps) * gamma[1] * 2 + self.long_term(maps) * gamma[0] * 2
         return x.mean(dim=(-2, -1))
