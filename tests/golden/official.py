@@ -309,3 +309,44 @@ def magnitude_mil_train_step(model, batch, loss_fn, labels=(0.0, 0.0, 1.0, 1.0))
                     torch.tensor(labels, dtype=batch.dtype))
     terms["loss"].backward()
     return out, idx, terms
+
+
+SLOSHNET_SEED = "golden-sloshnet-v1"
+SLOSHNET_CHANNELS, SLOSHNET_SIZES = (8, 16, 32, 64), (16, 8, 4, 2)
+
+
+def sloshnet_stage_maps(episode: str, video_key: str, seq_len: int = 8) -> list[np.ndarray]:
+    """The four (T, C_l, s_l, s_l) float32 stage maps of a SloshNet video (data/README.md, SloshNet section):
+    TRX's formula over the C_l s_l^2 values of a frame's level-l map, keys suffixed `/level<l>`."""
+    cls = video_key.rsplit("/", 1)[1].split("_")[0]          # "class<c>"
+    e = f"{SLOSHNET_SEED}/sloshnet/{episode}"
+    maps = []
+    for level, (c, s) in enumerate(zip(SLOSHNET_CHANNELS, SLOSHNET_SIZES)):
+        n, tag = c * s * s, f"/level{level}"
+        x = (0.5 + 0.4 * u(f"{e}/common{tag}", seq_len, n) + 0.03 * u(f"{e}/{cls}{tag}", seq_len, n)
+             + 0.02 * u(video_key + tag, seq_len, n))
+        maps.append(x.reshape(seq_len, c, s, s).astype(np.float32))
+    return maps
+
+
+SLOSHNET_RENAMES = (   # official state_dict key patterns -> our SloshNetModel's (re.sub, in order)
+    (r"^beta1$", "level_weights"), (r"^gamma1$", "temporal_weights"),
+    (r"^darts_model\.alpha_normal\.", "fusion.alphas."),
+    (r"\.k_linear\.", ".key."), (r"\.v_linear\.", ".value."), (r"\.norm_k\.", ".key_norm."),
+    (r"^cmm\.qconv\.", "short_term.q_conv."), (r"^cmm\.kconv\.", "short_term.k_conv."),
+    (r"^cmm\.mlp\.fc1\.", "short_term.gate.0."), (r"^cmm\.mlp\.fc2\.", "short_term.gate.2."),
+    (r"^cmm\.", "short_term."),
+    (r"^cstm\.resblocks\.", "long_term.blocks."), (r"\.ln_1\.", ".norm1."), (r"\.ln_2\.", ".norm2."),
+    (r"\.mlp\.c_fc\.", ".mlp.0."), (r"\.mlp\.c_proj\.", ".mlp.2."),
+    (r"^spatial_modulation\.spatial_modulation\.(\d+)\.(\d+)\.bn2\.", r"spatial_modulation.levels.\1.\2.1."),
+    (r"^spatial_modulation\.spatial_modulation\.(\d+)\.(\d+)\.conv2\.", r"spatial_modulation.levels.\1.\2.2."),
+)
+
+
+def sloshnet_key(official: str) -> str:
+    """An official SloshNet state_dict key -> ours."""
+    import re
+
+    for pattern, repl in SLOSHNET_RENAMES:
+        official = re.sub(pattern, repl, official)
+    return official

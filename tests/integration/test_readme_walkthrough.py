@@ -205,6 +205,8 @@ WALK: dict[str, Step] = {
     "vadbench fit --config otam/hmdb51_5w5s.yaml --data.init_args.root /data/hmdb51": PARSE,
     "vadbench fit --config strm/synthetic_5w1s.yaml": Step("run", TRX, check=files("results/strm__*.json")),
     "vadbench fit --config strm/hmdb51_5w5s.yaml --data.init_args.root /data/hmdb51": PARSE,
+    "vadbench fit --config sloshnet/synthetic_5w1s.yaml": Step("run", TRX, check=files("results/sloshnet__*.json")),
+    "vadbench fit --config sloshnet/hmdb51_5w5s.yaml --data.init_args.root /data/hmdb51": PARSE,
     "vadbench fit --config bimacl/synthetic_5w1s.yaml": Step("run", TRX, check=files("results/bimacl__*.json")),
     "vadbench fit --config bimacl/hmdb51_5w5s.yaml --data.init_args.root /data/hmdb51": PARSE,
     "vadbench fit --config skps_net/synthetic_5w1s.yaml": Step("run", SKPS, check=files("results/skps_net__*.json")),

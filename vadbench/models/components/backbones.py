@@ -1,5 +1,6 @@
 """Frame backbones shared by the few-shot models (TRX, STRM, SKPS-Net): torchvision ResNets without their
-classifier (`build_resnet`; `ResNetFeatureMap` keeps the last spatial feature map, STRM's patches),
+classifier (`build_resnet`; `ResNetFeatureMap` keeps the last spatial feature map, STRM's patches;
+`ResNetStages` the four stage maps, SloshNet's multi-level features),
 weights from a local file (`components.weights.load_weights`) or `imagenet` (torchvision's published
 ImageNet weights, in the torch cache, fetched there on first use), and `resnet_tiny` for CPU runs on
 the synthetic videos."""
@@ -164,3 +165,27 @@ class ResNetFeatureMap(nn.Module):
         n = self.net
         x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
         return n.layer4(n.layer3(n.layer2(n.layer1(x))))
+
+
+class ResNetStages(nn.Module):
+    """A torchvision ResNet's four stage outputs (no pooling, no classifier): `(B, 3, H, W) -> [layer1, ...,
+    layer4]` maps `(B, D_i, h_i, w_i)`, D = 256 / 512 / 1024 / 2048 at 56 / 28 / 14 / 7 px for ResNet-50 at
+    224 px. SloshNet's multi-level features (its official `Modules/resnet.py` returns exactly these).
+
+    Args: as `build_resnet` (the same trunk and weights; only the pooling and the classifier are dropped).
+    """
+
+    def __init__(self, name: str = "resnet50", weights: str | None = None):
+        super().__init__()
+        self.net, self.dim, self.loaded = build_resnet(name, weights)
+        last_norms = [getattr(self.net, f"layer{i}")[-1] for i in range(1, 5)]
+        self.dims = [(b.bn3 if hasattr(b, "bn3") else b.bn2).num_features for b in last_norms]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        stages = []
+        for layer in (n.layer1, n.layer2, n.layer3, n.layer4):
+            x = layer(x)
+            stages.append(x)
+        return stages
