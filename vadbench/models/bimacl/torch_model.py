@@ -19,7 +19,6 @@ run_model.py) is the reference: tests/golden/test_bimacl_golden.py proves this m
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +28,7 @@ from torch import nn
 
 from vadbench.models.components.backbones import FrameBackboneCore, ResNetFeatureMap
 from vadbench.models.components.precision import in_float32
+from vadbench.models.components.tuples import TupleEmbedding
 from vadbench.models.trx.torch_model import TRXHeadConfig, attend_projected, average_over_cardinalities, \
     check_shots, project_tuples
 
@@ -107,7 +107,7 @@ class MotionAttention(nn.Module):
         return out.reshape(b, t, d, h, w)
 
 
-class TupleContrast(nn.Module):
+class TupleContrast(TupleEmbedding):
     """BiMACL's CTRX head for one cardinality c (official `DistanceLoss`).
 
     Tuples of the frame features (all c-combinations, as TRX) -> dropout -> Linear(c D -> P) -> ReLU. For each
@@ -120,24 +120,7 @@ class TupleContrast(nn.Module):
     """
 
     def __init__(self, dim: int, seq_len: int = 8, cardinality: int = 2, proj_dim: int = 1152, dropout: float = 0.1):
-        super().__init__()
-        tuples = torch.tensor(list(itertools.combinations(range(seq_len), cardinality)), dtype=torch.long)
-        self.register_buffer("tuples", tuples, persistent=False)
-        self.dropout = nn.Dropout(dropout)
-        self.project = nn.Linear(dim * cardinality, proj_dim)
-
-    @property
-    def num_tuples(self) -> int:
-        return self.tuples.shape[0]
-
-    @property
-    def embed_dim(self) -> int:
-        return self.project.out_features
-
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, D) -> tuple embeddings (B, N, P): per video, episode-independent (cached at test time)."""
-        x = self.dropout(frames)[:, self.tuples].reshape(frames.shape[0], self.num_tuples, -1)
-        return F.relu(self.project(x))
+        super().__init__(dim, seq_len, cardinality, proj_dim, dropout)
 
     def distances(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
         """Euclidean distances (Q N, C, K N) from every query tuple to every tuple of each class (shot-major)."""

@@ -17,7 +17,6 @@ reference: tests/golden/test_strm_golden.py proves this module equal to it.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +26,7 @@ from torch import nn
 
 from vadbench.models.components.backbones import FrameBackboneCore, ResNetFeatureMap
 from vadbench.models.components.precision import in_float32
+from vadbench.models.components.tuples import TupleEmbedding
 from vadbench.models.trx.torch_model import (PositionalEncoding, TRXHeadConfig, attend_projected,
                                              average_over_cardinalities, check_shots, project_tuples)
 
@@ -81,7 +81,7 @@ class FrameEnrichment(nn.Module):
         return self.channel_mlp(x) + x                                 # mixing across channels
 
 
-class QueryClassSimilarity(nn.Module):
+class QueryClassSimilarity(TupleEmbedding):
     """STRM's query-class similarity classifier (QC) for one cardinality c (official `DistanceLoss`).
 
     Tuples of the patch-enriched frame features (all c-combinations, as TRX) -> dropout -> Linear(c D -> D/2)
@@ -90,24 +90,7 @@ class QueryClassSimilarity(nn.Module):
     """
 
     def __init__(self, dim: int, seq_len: int = 8, cardinality: int = 2, dropout: float = 0.1):
-        super().__init__()
-        tuples = torch.tensor(list(itertools.combinations(range(seq_len), cardinality)), dtype=torch.long)
-        self.register_buffer("tuples", tuples, persistent=False)
-        self.dropout = nn.Dropout(dropout)
-        self.project = nn.Linear(dim * cardinality, dim // 2)
-
-    @property
-    def num_tuples(self) -> int:
-        return self.tuples.shape[0]
-
-    @property
-    def embed_dim(self) -> int:
-        return self.project.out_features
-
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, D) -> tuple embeddings (B, N, H): per video, episode-independent (cached at test time)."""
-        x = self.dropout(frames)[:, self.tuples].reshape(frames.shape[0], self.num_tuples, -1)
-        return F.relu(self.project(x))
+        super().__init__(dim, seq_len, cardinality, dim // 2, dropout)
 
     @in_float32  # distances and their minimum: docs/precision.md
     def score(self, support: torch.Tensor, query: torch.Tensor, way: int) -> torch.Tensor:
