@@ -100,9 +100,28 @@ def short_help(verb: str) -> str:
     mwidth = max((len(m) for m in configs), default=0) + 2
     names_wrap = textwrap.TextWrapper(width=100, initial_indent=" " * (mwidth + 2),
                                       subsequent_indent=" " * (mwidth + 2))
-    lines += [f"  {m + ':':<{mwidth}}" + names_wrap.fill(" ".join(names))[mwidth + 2:] for m, names in configs.items()]
+    lines += [f"  {m + ':':<{mwidth}}" + names_wrap.fill(" ".join(_brace_shots(names)))[mwidth + 2:]
+              for m, names in configs.items()]
     lines += ["  parts to compose: model/, data/, recipe/, trainer/, shots/, logger/ (e.g. --config logger/wandb.yaml)"]
     return "\n".join(lines)
+
+
+def _brace_shots(names: list[str]) -> list[str]:
+    """Few-shot experiment names in shell brace form, one screen for many models: hmdb51_5w1s hmdb51_5w5s
+    kinetics100_5w1s kinetics100_5w5s -> {hmdb51,kinetics100}_5w{1,5}s. Other names unchanged."""
+    shots: dict[tuple[str, str], list[str]] = {}
+    plain = []
+    for name in names:
+        match = re.fullmatch(r"(.+)_(\d+w)(\d+)s", name)
+        if match:
+            shots.setdefault((match[1], match[2]), []).append(match[3])
+        else:
+            plain.append(name)
+    by_shots: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for (prefix, way), ks in shots.items():
+        by_shots.setdefault((way, tuple(sorted(ks, key=int))), []).append(prefix)
+    brace = lambda items: items[0] if len(items) == 1 else "{" + ",".join(items) + "}"   # noqa: E731
+    return plain + [f"{brace(sorted(prefixes))}_{way}{brace(list(ks))}s" for (way, ks), prefixes in by_shots.items()]
 
 
 # ---------------------------------------------------------------------------- Lightning signatures, unimported

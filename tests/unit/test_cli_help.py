@@ -88,7 +88,7 @@ def test_fit_help_puts_vadbench_first_with_config_names_and_examples(capsys):
         "model", "data", "recipe", "trainer", "shots", "logger", "demo"}
     for model in experiments:                                         # every packaged experiment folder, by name
         assert f"  {model}:" in text, model
-    assert "ucf_crime" in text and "synthetic_5w1s" in text
+    assert "ucf_crime" in text and "{hmdb51,kinetics100,synthetic,ucf_crime_v2}_5w{1,5,10}s" in text   # brace form
 
 
 @pytest.mark.parametrize("spelling", ["ssrl-schedule", "ssrl_schedule"])
@@ -97,3 +97,12 @@ def test_both_spellings_of_a_verb_route_to_it(spelling, capsys):
         main([spelling, "--help"])
     assert exit_.value.code == 0
     assert "ssrl" in capsys.readouterr().out.lower()
+
+
+def test_fit_help_lists_few_shot_experiments_in_brace_form():
+    from vadbench.trainer_args import _brace_shots
+
+    assert _brace_shots(["a_5w1s", "a_5w5s", "b_5w5s", "b_5w1s", "c_5w1s", "synthetic", "a_5w10s", "b_5w10s"]) == [
+        "synthetic", "{a,b}_5w{1,5,10}s", "c_5w1s"]
+    assert _brace_shots(["ucf_crime", "xd_violence"]) == ["ucf_crime", "xd_violence"]
+    assert main(["fit", "--help"]) == 0
