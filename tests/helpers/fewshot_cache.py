@@ -65,3 +65,16 @@ def check_cached_episodes(make_model: Callable[[bool], L.LightningModule], tmp_p
             assert logits0.std() > min_std  # the comparison is not between constants
             assert uncached.episode_accuracy(batch) == cached.episode_accuracy(ids_only)
     return uncached, cached, ds
+
+
+def check_projected_head_sorts_support(model: torch.nn.Module, support: torch.Tensor, query: torch.Tensor) -> None:
+    """`model.forward_projected` on `model.project` outputs equals `model.forward` for a 3-way 2-shot support
+    in shuffled order (6 videos), and a wrong label order changes the logits (STRM, BiMACL)."""
+    labels = torch.tensor([2, 0, 1, 1, 0, 2])
+    with torch.no_grad():
+        expected = model.logits(model(support, labels, query, 3))
+        got = model.logits(model.forward_projected(model.project(support), labels, model.project(query), 3))
+        wrong = model.logits(model.forward_projected(model.project(support), torch.tensor([0, 0, 1, 1, 2, 2]),
+                                                     model.project(query), 3))
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(wrong, expected, atol=1e-3)

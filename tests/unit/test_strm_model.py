@@ -5,7 +5,7 @@ frozen QC projection; the loss terms; bad inputs. The equations themselves: test
 import pytest
 import torch
 
-from tests.helpers.fewshot_cache import metrics_with_and_without_cache
+from tests.helpers.fewshot_cache import check_projected_head_sorts_support, metrics_with_and_without_cache
 from vadbench.models.strm import STRM, STRMLoss, STRMModel, STRMOutput
 from vadbench.models.trx import TRXHeadConfig
 
@@ -21,16 +21,7 @@ def _model(cache: bool) -> STRM:
 
 def test_projected_head_equals_head_with_shuffled_support():
     """`forward_projected` sorts the support class-major like `forward` (a mix-up changes the logits)."""
-    model = _model(True).net.eval()
-    support, query = torch.randn(6, 4, 4, 128), torch.randn(5, 4, 4, 128)
-    labels = torch.tensor([2, 0, 1, 1, 0, 2])
-    with torch.no_grad():
-        expected = model.logits(model(support, labels, query, 3))
-        got = model.logits(model.forward_projected(model.project(support), labels, model.project(query), 3))
-        wrong = model.logits(model.forward_projected(model.project(support), torch.tensor([0, 0, 1, 1, 2, 2]),
-                                                     model.project(query), 3))
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
-    assert not torch.allclose(wrong, expected, atol=1e-3)
+    check_projected_head_sorts_support(_model(True).net.eval(), torch.randn(6, 4, 4, 128), torch.randn(5, 4, 4, 128))
 
 
 def test_unequal_shots_and_wrong_shapes_are_refused():
