@@ -12,7 +12,7 @@ from vadbench.results import load_records
 
 ROOT = Path(__file__).resolve().parents[2] / "leaderboards"
 MODELS = {m.name for m in model_folders()}        # every model folder: rtfm, sultani, ..., urdmu, bn_wvad
-FEW_SHOT = {"trx", "skps_net", "otam", "strm", "hyrsm"}
+FEW_SHOT = {"trx", "skps_net", "otam", "strm", "hyrsm", "ata", "sloshnet", "bimacl"}
 
 
 def test_every_model_has_three_seeds_on_the_synthetic_benchmarks():
