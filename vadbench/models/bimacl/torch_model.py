@@ -30,7 +30,7 @@ from vadbench.models.components.backbones import FrameBackboneCore, ResNetFeatur
 from vadbench.models.components.precision import in_float32
 from vadbench.models.components.tuples import TupleEmbedding
 from vadbench.models.trx.torch_model import TRXHeadConfig, attend_projected, average_over_cardinalities, \
-    check_shots, project_tuples
+    project_tuples, sort_class_major
 
 
 @in_float32  # attention logits and their softmax: docs/precision.md
@@ -237,17 +237,13 @@ class BiMACLModel(FrameBackboneCore):
         return torch.cat(parts, dim=1)
 
     # ------------------------------------------------------------------ per episode
-    def _class_major(self, support: torch.Tensor, support_labels: torch.Tensor, way: int) -> torch.Tensor:
-        check_shots(support_labels, way, "BiMACL")
-        return support[torch.argsort(support_labels, stable=True)]
-
     def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                 way: int) -> BiMACLOutput:
         """Feature maps: support (S, T, D, h, w), labels (S,) in [0, C), query (Q, T, D, h, w) -> `BiMACLOutput`.
 
         The motion attention runs on the support set, then on the queries (separate BatchNorm batches, as the
         official code)."""
-        support = self._class_major(support, support_labels, way)
+        support = sort_class_major(support, support_labels, way, "BiMACL")
         s, q = self.frame_features(support), self.frame_features(query)
         frame_logits = average_over_cardinalities(self.transformers, s, q, way)
         maximum, contrast = zip(*(ctrx(ctrx.embed(s), ctrx.embed(q), way) for ctrx in self.contrast))
@@ -258,7 +254,7 @@ class BiMACLModel(FrameBackboneCore):
     def forward_projected(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                           way: int) -> BiMACLOutput:
         """The prediction's parts from `project` outputs: support (S, X), query (Q, X) (no contrast logits)."""
-        support = self._class_major(support, support_labels, way)
+        support = sort_class_major(support, support_labels, way, "BiMACL")
         maximum, start = [], 0
         for ctrx in self.contrast:   # one per cardinality, not per video
             size = ctrx.num_tuples * ctrx.embed_dim

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadbench.models.components.backbones import FrameBackboneCore, ResNetStages
-from vadbench.models.trx.torch_model import TRXHeadConfig, average_over_cardinalities, check_shots
+from vadbench.models.trx.torch_model import TRXHeadConfig, average_over_cardinalities, sort_class_major
 
 
 def downsample_block(channels: int) -> nn.Sequential:
@@ -261,8 +261,7 @@ class SloshNetModel(FrameBackboneCore):
     def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                 way: int) -> torch.Tensor:
         """Fused maps: support (S, T, D, h, w), labels (S,) in [0, C), query (Q, T, D, h, w) -> logits (Q, C)."""
-        check_shots(support_labels, way, "SloshNet")
-        support = support[torch.argsort(support_labels, stable=True)]   # class-major
+        support = sort_class_major(support, support_labels, way, "SloshNet")
         return average_over_cardinalities(self.transformers, self.temporal(support), self.temporal(query), way)
 
     def logits(self, outputs: torch.Tensor) -> torch.Tensor:

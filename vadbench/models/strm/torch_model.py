@@ -28,7 +28,7 @@ from vadbench.models.components.backbones import FrameBackboneCore, ResNetFeatur
 from vadbench.models.components.precision import in_float32
 from vadbench.models.components.tuples import TupleEmbedding
 from vadbench.models.trx.torch_model import (PositionalEncoding, TRXHeadConfig, attend_projected,
-                                             average_over_cardinalities, check_shots, project_tuples)
+                                             average_over_cardinalities, project_tuples, sort_class_major)
 
 
 @in_float32  # attention logits and their softmax: docs/precision.md
@@ -181,17 +181,13 @@ class STRMModel(FrameBackboneCore):
         return torch.cat(parts, dim=1)
 
     # ------------------------------------------------------------------ per episode
-    def _class_major(self, support: torch.Tensor, support_labels: torch.Tensor, way: int) -> torch.Tensor:
-        check_shots(support_labels, way, "STRM")
-        return support[torch.argsort(support_labels, stable=True)]
-
     def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                 way: int) -> STRMOutput:
         """Patch tokens: support (S, T, M, D), labels (S,) in [0, C), query (Q, T, M, D) -> `STRMOutput`."""
         if support.dim() != 4 or query.dim() != 4:
             raise ValueError("STRM expects patch tokens (videos, frames, patches, dim) from `embed`; "
                              f"got support {tuple(support.shape)}, query {tuple(query.shape)}")
-        support = self._class_major(support, support_labels, way)
+        support = sort_class_major(support, support_labels, way, "STRM")
         s, q = self.enrich_patches(support), self.enrich_patches(query)
         # QC on the patch-enriched features, averaged over cardinalities (official: mean of the stack)
         patch_logits = torch.stack([qc(s, q, way) for qc in self.query_class], dim=-1).mean(dim=-1)
@@ -202,7 +198,7 @@ class STRMModel(FrameBackboneCore):
     def forward_projected(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                           way: int) -> STRMOutput:
         """`forward` from `project` outputs: support (S, X), query (Q, X)."""
-        support = self._class_major(support, support_labels, way)
+        support = sort_class_major(support, support_labels, way, "STRM")
         patch_logits, start = [], 0
         for qc in self.query_class:   # one per cardinality, not per video
             size = qc.num_tuples * qc.embed_dim

@@ -170,6 +170,12 @@ def check_shots(support_labels: torch.Tensor, way: int, model: str) -> None:
                          f"got counts {counts.tolist()}")
 
 
+def sort_class_major(support: torch.Tensor, support_labels: torch.Tensor, way: int, model: str) -> torch.Tensor:
+    """The support videos (S, ...) reordered class-major (stable), after `check_shots`."""
+    check_shots(support_labels, way, model)
+    return support[torch.argsort(support_labels, stable=True)]
+
+
 class TRXModel(FrameBackboneCore):
     """Backbone + cross-transformers; `embed` frames once, `forward` classifies queries of an episode.
 
@@ -217,6 +223,5 @@ class TRXModel(FrameBackboneCore):
     def forward_projected(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                           way: int) -> torch.Tensor:
         """`forward` from `project` outputs: support (S, N_total, 2, P), query (Q, N_total, 2, P)."""
-        check_shots(support_labels, way, "TRX")
-        support = support[torch.argsort(support_labels, stable=True)]   # class-major
+        support = sort_class_major(support, support_labels, way, "TRX")
         return attend_projected(self.transformers, support, query, way)
